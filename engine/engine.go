@@ -210,6 +210,9 @@ type Caps struct {
 	// ChatBudget is shared by every outbound call to one chat: typing,
 	// sends, edits and the final edit.
 	ChatBudget RateSpec
+	// BridgeBudget is shared by every outbound call of the bridge (Telegram
+	// ~30/s overall, Slack chat.update ~50/min per workspace).
+	BridgeBudget RateSpec
 	// TypingInterval is how often the typing indicator must be renewed;
 	// zero when the platform has none.
 	TypingInterval time.Duration

@@ -44,21 +44,19 @@ func (e *SafeError) Safe() string {
 
 func (e *SafeError) Unwrap() error { return e.Err }
 
-// SafeMessage returns the user-facing text of err: its Safe() text when it
-// has one, else a generic message with a new reference (and logs nothing;
-// the caller logs the returned reference with the error).
+// SafeMessage returns the user-facing text of err and the reference that
+// joins it to the log line: the Safe() text when err has one, else a generic
+// message. The caller logs err with ref.
 func SafeMessage(err error) (text, ref string) {
-	var se interface {
-		Safe() string
-	}
-	if errors.As(err, &se) {
-		var s *SafeError
-		if errors.As(err, &s) {
-			return se.Safe(), s.Ref
-		}
-		return se.Safe(), ""
+	var s *SafeError
+	if errors.As(err, &s) {
+		return s.Safe(), s.Ref
 	}
 	ref = newRef()
+	var se interface{ Safe() string }
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s (ref %s)", se.Safe(), ref), ref
+	}
 	return fmt.Sprintf("Something went wrong on our side (ref %s).", ref), ref
 }
 

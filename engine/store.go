@@ -18,6 +18,7 @@ type Conversation struct {
 	ID           ConversationID  `json:"conversation_id"`
 	Key          ConversationKey `json:"key"`
 	Title        string          `json:"title"`
+	Tags         []string        `json:"tags,omitempty"`
 	CreatedAt    time.Time       `json:"created_at"`
 	UpdatedAt    time.Time       `json:"updated_at"`
 	ModelUsed    string          `json:"model_used"`
@@ -68,6 +69,8 @@ func (s ReplyStatus) Finished() bool {
 type ReplyState struct {
 	ID           string          `json:"id"`
 	Key          ConversationKey `json:"key"`
+	Chat         ChatID          `json:"chat"`
+	Thread       ThreadID        `json:"thread,omitempty"`
 	Conversation ConversationID  `json:"conversation_id"`
 	Event        EventID         `json:"event_id,omitempty"`
 	Status       ReplyStatus     `json:"status"`

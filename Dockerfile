@@ -1,0 +1,22 @@
+# syntax=docker/dockerfile:1
+# Build a static binary, then run it as a non-root user in a minimal image.
+FROM golang:1.26 AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+ARG COMMIT=unknown
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" \
+    -o /out/chatbridge ./cmd/chatbridge
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/chatbridge /usr/local/bin/chatbridge
+COPY config.example.toml /etc/chatbridge/config.example.toml
+WORKDIR /var/lib/chatbridge
+USER nonroot:nonroot
+# Mount the config at /etc/chatbridge/config.toml and a volume at /var/lib/chatbridge
+# (set [storage] dir = "/var/lib/chatbridge/data").
+VOLUME ["/var/lib/chatbridge"]
+ENTRYPOINT ["/usr/local/bin/chatbridge"]
+CMD ["run", "-config", "/etc/chatbridge/config.toml"]

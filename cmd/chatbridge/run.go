@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/chatbridge/chatbridge/bridges/console"
+	"github.com/chatbridge/chatbridge/cmd/chatbridge/internal/config"
+	"github.com/chatbridge/chatbridge/engine"
+	"github.com/chatbridge/chatbridge/engine/health"
+)
+
+// sweepEvery is how often retention_days is enforced.
+const sweepEvery = 6 * time.Hour
+
+// signalContext is cancelled by the first SIGINT or SIGTERM; a second one
+// kills the process, since signal handling is reset after the first.
+func signalContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return ctx, stop
+}
+
+func (c *cli) run(ctx context.Context, args []string) error {
+	fs := c.flags("run")
+	path := fs.String("config", defaultConfig, "config file")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if _, err := os.Stat(*path); errors.Is(err, os.ErrNotExist) {
+		return c.firstRun(*path)
+	}
+	cfg, err := c.loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	if missing := cfg.MissingForRun(); len(missing) > 0 {
+		msg := fmt.Sprintf("%s is not ready to run; set:", *path)
+		for _, m := range missing {
+			msg += "\n  - " + m
+		}
+		return usagef("%s\n(or chat in the terminal: chatbridge console -config %s)", msg, *path)
+	}
+	for _, p := range []struct {
+		name    string
+		enabled bool
+	}{{"telegram", cfg.Telegram.Enabled}, {"discord", cfg.Discord.Enabled}, {"slack", cfg.Slack.Enabled}} {
+		if p.enabled {
+			return usagef("%s.enabled: the %s bridge is not part of this version yet; use chatbridge console", p.name, p.name)
+		}
+	}
+	return errors.New("no bridge to run")
+}
+
+// console chats in the terminal with the same engine, commands and storage.
+func (c *cli) console(ctx context.Context, args []string) error {
+	fs := c.flags("console")
+	path := fs.String("config", defaultConfig, "config file")
+	verbose := fs.Bool("v", false, "log at info level (default: warnings only)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := c.loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	if cfg.OpenRouter.APIKey == "" {
+		return usagef("%s: set OPENROUTER_API_KEY in the environment or openrouter.api_key (or api_key_file) in the config", *path)
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	log := newLogger(c.stderr, level)
+
+	ctx, stop := signalContext(ctx)
+	defer stop()
+
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("close storage", "err", err)
+		}
+	}()
+
+	tty := false
+	if f, ok := c.stdout.(*os.File); ok {
+		tty = console.IsTerminal(f)
+	}
+	user := engine.UserID(cfg.Console.User)
+	br := console.New(console.Options{In: c.stdin, Out: c.stdout, User: user, TTY: tty})
+
+	tracker := health.NewTracker()
+	access := map[engine.Platform]engine.Access{
+		br.Name(): {Allowed: []engine.UserID{user}, Owners: []engine.UserID{user}},
+	}
+	eng, err := newEngine(cfg, newProvider(cfg, log), st, tracker, access, log)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, eng, st, tracker, log, br)
+}
+
+// serve runs the bridges until ctx ends or every bridge has returned, then
+// shuts the engine down gracefully: replies in flight finish, or are marked
+// interrupted when shutdown_timeout passes.
+func serve(ctx context.Context, cfg *config.Config, eng *engine.Engine, st sweeper,
+	tracker *health.Tracker, log *slog.Logger, bridges ...engine.Bridge) error {
+	for _, b := range bridges {
+		eng.Register(b)
+	}
+	if err := eng.Recover(ctx); err != nil {
+		log.Warn("marking interrupted replies", "err", err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if cfg.Storage.RetentionDays > 0 {
+		go sweepLoop(runCtx, st, log)
+	}
+	errs := make(chan error, len(bridges))
+	for _, b := range bridges {
+		tracker.Set(string(b.Name()), health.StateOK, "")
+		go func() {
+			err := b.Run(runCtx, eng)
+			if err != nil && runCtx.Err() == nil {
+				tracker.Set(string(b.Name()), health.StateDown, err.Error())
+				err = fmt.Errorf("%s: %w", b.Name(), err)
+			} else {
+				err = nil
+			}
+			errs <- err
+		}()
+	}
+	var firstErr error
+	for range bridges {
+		if err := <-errs; err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Bot.ShutdownTimeout.Duration)
+	defer scancel()
+	eng.Shutdown(sctx)
+	return firstErr
+}
+
+// sweeper is the part of the store that enforces retention.
+type sweeper interface {
+	Sweep(ctx context.Context, now time.Time) (int, error)
+}
+
+func sweepLoop(ctx context.Context, st sweeper, log *slog.Logger) {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		if n, err := st.Sweep(ctx, time.Now()); err != nil {
+			log.Warn("retention sweep", "err", err)
+		} else if n > 0 {
+			log.Info("retention sweep", "removed", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

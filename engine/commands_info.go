@@ -1,0 +1,266 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+)
+
+func cmdModel(ctx context.Context, c *cmdCtx) error {
+	key := c.ev.Key()
+	if c.args == "" {
+		set, stored, err := c.e.settings(ctx, key)
+		if err != nil {
+			return NewSafeError("Could not load the settings.", err)
+		}
+		c.say(ctx, fmt.Sprintf("Model: `%s` (%s). Change it with /model <id>; see /models.", set.Model, source(stored, SettingModel)))
+		return nil
+	}
+	id := strings.Fields(c.args)[0]
+	models, err := c.e.prov.Models(ctx)
+	if err != nil {
+		return NewSafeError("Could not fetch the model list to check that id; the model was not changed.", fmt.Errorf("models: %w", err))
+	}
+	found := false
+	for _, m := range models {
+		if m.ID == id {
+			found = true
+			break
+		}
+	}
+	if !found {
+		msg := fmt.Sprintf("Unknown model `%s`; the model was not changed.", id)
+		if close := closeMatches(id, models, 5); len(close) > 0 {
+			msg += " Did you mean:\n"
+			for _, m := range close {
+				msg += "- `" + m + "`\n"
+			}
+		} else {
+			msg += " See /models for the list."
+		}
+		c.say(ctx, msg)
+		return nil
+	}
+	if err := c.e.store.SetSetting(ctx, key, SettingModel, id); err != nil {
+		return NewSafeError("Could not save the model.", err)
+	}
+	c.sayPrivately(ctx, fmt.Sprintf("Model set to `%s` for this conversation.", id))
+	return nil
+}
+
+// closeMatches returns up to n model ids close to id: ids containing it
+// first, then by edit distance (over the whole id and over the part after
+// the vendor's slash).
+func closeMatches(id string, models []ModelInfo, n int) []string {
+	q := strings.ToLower(id)
+	type scored struct {
+		id    string
+		score int
+	}
+	var cands []scored
+	for _, m := range models {
+		mid := strings.ToLower(m.ID)
+		_, short, _ := strings.Cut(mid, "/")
+		d := min(levenshtein(q, mid), levenshtein(q, short))
+		if _, qs, ok := strings.Cut(q, "/"); ok {
+			d = min(d, levenshtein(qs, short))
+		}
+		switch {
+		case strings.Contains(mid, q) || (len(q) >= 3 && strings.Contains(q, short)):
+			cands = append(cands, scored{m.ID, -1})
+		case d <= max(3, len([]rune(q))/3):
+			cands = append(cands, scored{m.ID, d})
+		}
+	}
+	sort.SliceStable(cands, func(i, j int) bool {
+		if cands[i].score != cands[j].score {
+			return cands[i].score < cands[j].score
+		}
+		return cands[i].id < cands[j].id
+	})
+	out := make([]string, 0, n)
+	for _, c := range cands {
+		if len(out) == n {
+			break
+		}
+		out = append(out, c.id)
+	}
+	return out
+}
+
+// levenshtein is the edit distance of a and b, in runes.
+func levenshtein(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
+
+// modelsShown is the most /models lists at once.
+const modelsShown = 25
+
+func cmdModels(ctx context.Context, c *cmdCtx) error {
+	models, err := c.e.prov.Models(ctx)
+	if err != nil {
+		return NewSafeError("Could not fetch the model list.", fmt.Errorf("models: %w", err))
+	}
+	q := strings.ToLower(c.args)
+	var match []ModelInfo
+	for _, m := range models {
+		if q == "" || strings.Contains(strings.ToLower(m.ID), q) || strings.Contains(strings.ToLower(m.Name), q) {
+			match = append(match, m)
+		}
+	}
+	if len(match) == 0 {
+		c.say(ctx, fmt.Sprintf("No model matches %q.", c.args))
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "**Models** (%d", len(match))
+	if q != "" {
+		fmt.Fprintf(&b, " matching %q", c.args)
+	}
+	b.WriteString("; price in USD per million tokens, in/out)\n")
+	for i, m := range match {
+		if i == modelsShown {
+			fmt.Fprintf(&b, "…and %d more; narrow the list with /models <filter>.\n", len(match)-modelsShown)
+			break
+		}
+		fmt.Fprintf(&b, "`%s` — %s context — $%s / $%s\n", m.ID, humanTokens(m.ContextLength),
+			perMillion(m.PromptPrice), perMillion(m.CompletionPrice))
+	}
+	c.say(ctx, b.String())
+	return nil
+}
+
+func humanTokens(n int) string {
+	switch {
+	case n <= 0:
+		return "?"
+	case n >= 1_000_000:
+		return fmt.Sprintf("%gM", float64(n/100_000)/10)
+	case n >= 1000:
+		return fmt.Sprintf("%dk", n/1000)
+	}
+	return fmt.Sprint(n)
+}
+
+func perMillion(perToken float64) string {
+	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3f", perToken*1e6), "0"), ".")
+}
+
+func cmdUsage(ctx context.Context, c *cmdCtx) error {
+	conv, err := c.e.store.ActiveConversation(ctx, c.ev.Key())
+	if err != nil {
+		return NewSafeError("Could not load the conversation.", err)
+	}
+	now := time.Now().UTC()
+	today, err := c.e.store.UsageOn(ctx, now.Format(time.DateOnly), "")
+	if err != nil {
+		return NewSafeError("Could not load the usage.", err)
+	}
+	var month UsageDay
+	for d := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC); !d.After(now); d = d.AddDate(0, 0, 1) {
+		u, err := c.e.store.UsageOn(ctx, d.Format(time.DateOnly), "")
+		if err != nil {
+			return NewSafeError("Could not load the usage.", err)
+		}
+		month.Requests += u.Requests
+		month.Usage = month.Usage.Add(u.Usage)
+	}
+	c.say(ctx, fmt.Sprintf("**Usage**\nThis conversation: %d tokens, $%.4f, %d messages\n"+
+		"Today (UTC, all chats): %d requests, %d tokens, $%.4f\n"+
+		"This month (all chats): %d requests, %d tokens, $%.4f",
+		conv.TotalTokens, conv.Cost, conv.MessageCount,
+		today.Requests, today.TotalTokens, today.Cost,
+		month.Requests, month.TotalTokens, month.Cost))
+	return nil
+}
+
+func cmdStatus(ctx context.Context, c *cmdCtx) error {
+	c.say(ctx, c.e.statusText(ctx))
+	return nil
+}
+
+// statusText renders the health summary. It calls no model.
+func (e *Engine) statusText(ctx context.Context) string {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	st := e.stats.snapshot()
+	var b strings.Builder
+	overall := "ok"
+	if e.health != nil {
+		overall = string(e.health.Overall())
+	}
+	fmt.Fprintf(&b, "**Status: %s**\n", overall)
+	fmt.Fprintf(&b, "Uptime: %s\n", time.Since(e.started).Round(time.Second))
+	fmt.Fprintf(&b, "Memory: %d MB in use, %d goroutines\n", ms.Sys>>20, runtime.NumGoroutine())
+	if e.health != nil {
+		for _, comp := range e.health.Components() {
+			fmt.Fprintf(&b, "%s: %s", comp.Name, comp.State)
+			if comp.LastError != "" {
+				fmt.Fprintf(&b, " (%s)", comp.LastError)
+			}
+			b.WriteString("\n")
+		}
+	}
+	if st.Calls == 0 {
+		b.WriteString("Model API: no calls yet\n")
+	} else {
+		fmt.Fprintf(&b, "Model API: %d calls, latency mean %s, p95 %s, errors %.0f%% (last %d)\n",
+			st.Calls, st.Mean.Round(time.Millisecond), st.P95.Round(time.Millisecond), st.ErrorRate*100,
+			min(st.Calls, latencyWindow))
+	}
+	fmt.Fprintf(&b, "Platform rate limits hit: %d\nReplies in progress: %d\n", st.RateLimits, st.Active)
+	if ss, err := e.store.Stats(ctx); err != nil {
+		b.WriteString("Storage: unavailable\n")
+		e.log.Warn("store stats", "err", err)
+	} else {
+		fmt.Fprintf(&b, "Storage: %d conversations, %.1f MB, %d corrupt records\n",
+			ss.Conversations, float64(ss.SizeBytes)/(1<<20), ss.Corrupt)
+	}
+	b.WriteString("Last backup: none yet")
+	return b.String()
+}
+
+func cmdExport(ctx context.Context, c *cmdCtx) error {
+	conv, err := c.e.store.ActiveConversation(ctx, c.ev.Key())
+	if err != nil {
+		return NewSafeError("Could not load the conversation.", err)
+	}
+	msgs, err := c.e.store.Messages(ctx, conv.ID)
+	if err != nil {
+		return NewSafeError("Could not load the messages.", err)
+	}
+	var buf bytes.Buffer
+	if err := ExportMarkdown(&buf, conv, msgs); err != nil {
+		return NewSafeError("Could not export the conversation.", err)
+	}
+	name := fmt.Sprintf("conversation-%s.md", conv.ID)
+	if up, ok := c.r.(Uploader); ok {
+		if err := up.Upload(ctx, name, buf.Bytes(), fmt.Sprintf("%d messages", len(msgs))); err != nil {
+			return NewSafeError("Could not send the export file.", fmt.Errorf("upload export: %w", err))
+		}
+		return nil
+	}
+	c.say(ctx, buf.String())
+	return nil
+}

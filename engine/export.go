@@ -1,0 +1,227 @@
+package engine
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// ConversationExport is one conversation with its messages, for
+// ExportJSONMany.
+type ConversationExport struct {
+	Conversation Conversation
+	Messages     []Message
+}
+
+// exportConversation is CONTRACT.md's export format of one conversation.
+type exportConversation struct {
+	ConversationID ConversationID  `json:"conversation_id"`
+	Metadata       exportMeta      `json:"metadata"`
+	Messages       []exportMessage `json:"messages"`
+}
+
+type exportMeta struct {
+	Title        string `json:"title"`
+	CreatedAt    string `json:"created_at"`
+	UpdatedAt    string `json:"updated_at"`
+	ModelUsed    string `json:"model_used"`
+	TotalTokens  int    `json:"total_tokens"`
+	MessageCount int    `json:"message_count"`
+}
+
+type exportMessage struct {
+	ID        string            `json:"id"`
+	Role      Role              `json:"role"`
+	Content   string            `json:"content"`
+	Timestamp string            `json:"timestamp"`
+	Model     *string           `json:"model"` // null when unknown (user messages)
+	Tokens    int               `json:"tokens"`
+	Metadata  exportMessageMeta `json:"metadata"`
+}
+
+type exportMessageMeta struct {
+	FinishReason *string `json:"finish_reason"` // null when none
+	Usage        *Usage  `json:"usage"`         // null when none
+}
+
+// exportTime formats t as RFC 3339 in UTC, with as many fractional digits
+// as it has; the zero time is the empty string.
+func exportTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func toExport(c Conversation, msgs []Message) exportConversation {
+	out := exportConversation{
+		ConversationID: c.ID,
+		Metadata: exportMeta{
+			Title:        c.Title,
+			CreatedAt:    exportTime(c.CreatedAt),
+			UpdatedAt:    exportTime(c.UpdatedAt),
+			ModelUsed:    c.ModelUsed,
+			TotalTokens:  c.TotalTokens,
+			MessageCount: c.MessageCount,
+		},
+		Messages: make([]exportMessage, 0, len(msgs)),
+	}
+	for _, m := range msgs {
+		out.Messages = append(out.Messages, exportMessage{
+			ID:        m.ID,
+			Role:      m.Role,
+			Content:   m.Content,
+			Timestamp: exportTime(m.Timestamp),
+			Model:     nullable(m.Model),
+			Tokens:    m.Tokens,
+			Metadata: exportMessageMeta{
+				FinishReason: nullable(m.Metadata.FinishReason),
+				Usage:        m.Metadata.Usage,
+			},
+		})
+	}
+	return out
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("export json: %w", err)
+	}
+	return nil
+}
+
+// ExportJSON writes conversation c and its messages (oldest first) to w as
+// one indented JSON object in CONTRACT.md's export format:
+// conversation_id; metadata {title, created_at, updated_at, model_used,
+// total_tokens, message_count}; messages [{id, role, content, timestamp,
+// model, tokens, metadata {finish_reason, usage}}]. Times are RFC 3339 in
+// UTC; a missing model, finish reason or usage is null. It blocks only on w
+// and does not retain its arguments.
+func ExportJSON(w io.Writer, c Conversation, msgs []Message) error {
+	return writeJSON(w, toExport(c, msgs))
+}
+
+// ExportJSONMany writes several conversations to w as an indented JSON array
+// of ExportJSON's objects (an empty array for none). It blocks only on w and
+// does not retain its argument.
+func ExportJSONMany(w io.Writer, convs []ConversationExport) error {
+	all := make([]exportConversation, 0, len(convs))
+	for _, c := range convs {
+		all = append(all, toExport(c.Conversation, c.Messages))
+	}
+	return writeJSON(w, all)
+}
+
+// ExportMarkdown writes conversation c and its messages (oldest first) to w
+// as a readable Markdown document: a title heading, the metadata as a list,
+// then one section per message headed by its role, model and UTC time, with
+// the content verbatim. A code fence the content leaves open is closed so
+// it cannot swallow the next message. It blocks only on w and does not
+// retain its arguments.
+func ExportMarkdown(w io.Writer, c Conversation, msgs []Message) error {
+	bw := bufio.NewWriter(w)
+	title := oneLine(c.Title)
+	if title == "" {
+		title = "Conversation " + string(c.ID)
+	}
+	fmt.Fprintf(bw, "# %s\n\n", title)
+	fmt.Fprintf(bw, "- Conversation: `%s`\n", c.ID)
+	if c.Key != "" {
+		fmt.Fprintf(bw, "- Chat: `%s`\n", c.Key)
+	}
+	fmt.Fprintf(bw, "- Created: %s\n", mdTime(c.CreatedAt))
+	fmt.Fprintf(bw, "- Updated: %s\n", mdTime(c.UpdatedAt))
+	if c.ModelUsed != "" {
+		fmt.Fprintf(bw, "- Model: %s\n", c.ModelUsed)
+	}
+	fmt.Fprintf(bw, "- Messages: %d\n", c.MessageCount)
+	fmt.Fprintf(bw, "- Tokens: %d\n", c.TotalTokens)
+	if c.Cost > 0 {
+		fmt.Fprintf(bw, "- Cost: $%.4f\n", c.Cost)
+	}
+	if len(c.Tags) > 0 {
+		fmt.Fprintf(bw, "- Tags: %s\n", strings.Join(c.Tags, ", "))
+	}
+	for _, m := range msgs {
+		head := roleTitle(m.Role)
+		if m.Model != "" {
+			head += " (" + m.Model + ")"
+		}
+		fmt.Fprintf(bw, "\n## %s · %s\n\n", head, mdTime(m.Timestamp))
+		bw.WriteString(m.Content)
+		if !strings.HasSuffix(m.Content, "\n") {
+			bw.WriteString("\n")
+		}
+		if fence := openFence(m.Content); fence != "" {
+			bw.WriteString(fence + "\n")
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("export markdown: %w", err)
+	}
+	return nil
+}
+
+func mdTime(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func roleTitle(r Role) string {
+	switch r {
+	case RoleUser:
+		return "User"
+	case RoleAssistant:
+		return "Assistant"
+	case RoleSystem:
+		return "System"
+	case "":
+		return "Unknown"
+	}
+	return string(r)
+}
+
+// openFence returns the code fence (``` or ~~~, maybe longer) that s leaves
+// open, or "".
+func openFence(s string) string {
+	var open string // the fence that opened the current block
+	for line := range strings.Lines(s) {
+		t := strings.TrimLeft(line, " ")
+		if len(line)-len(t) > 3 {
+			continue
+		}
+		t = strings.TrimRight(t, "\r\n")
+		for _, ch := range []string{"`", "~"} {
+			n := len(t) - len(strings.TrimLeft(t, ch))
+			if n < 3 {
+				continue
+			}
+			switch {
+			case open == "":
+				open = t[:n]
+			case strings.HasPrefix(open, ch) && n >= len(open) && strings.TrimSpace(t[n:]) == "":
+				open = ""
+			}
+		}
+	}
+	return open
+}

@@ -1,0 +1,184 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func exportFixture() (Conversation, []Message) {
+	cet := time.FixedZone("CET", 3600)
+	c := Conversation{
+		ID: "conv-1", Key: "telegram:42", Title: "Trip <planning> & more", Tags: []string{"travel"},
+		CreatedAt: time.Date(2025, 3, 14, 10, 0, 0, 0, cet), // 09:00 UTC
+		UpdatedAt: time.Date(2025, 3, 14, 9, 5, 30, 500_000_000, time.UTC),
+		ModelUsed: "openai/gpt-4o", TotalTokens: 42, MessageCount: 2, Cost: 0.0012,
+	}
+	msgs := []Message{
+		{ID: "1", Role: RoleUser, Content: "Where to go?", Timestamp: time.Date(2025, 3, 14, 10, 5, 0, 0, cet), Tokens: 5},
+		{
+			ID: "2", Role: RoleAssistant, Content: "Try this:\n```go\nfmt.Println(\"<hi>\")\n", Model: "openai/gpt-4o",
+			Timestamp: time.Date(2025, 3, 14, 9, 5, 30, 500_000_000, time.UTC), Tokens: 37,
+			Metadata: MessageMeta{FinishReason: "stop", Usage: &Usage{PromptTokens: 5, CompletionTokens: 32, TotalTokens: 37, Cost: 0.0012}},
+		},
+	}
+	return c, msgs
+}
+
+func keysOf(t *testing.T, v any) []string {
+	t.Helper()
+	m, ok := v.(map[string]any)
+	if !ok {
+		t.Fatalf("%v is not an object", v)
+	}
+	return slices.Sorted(maps.Keys(m))
+}
+
+func TestExportJSONFormat(t *testing.T) {
+	c, msgs := exportFixture()
+	var buf bytes.Buffer
+	if err := ExportJSON(&buf, c, msgs); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "\n  \"metadata\": {") {
+		t.Errorf("not indented:\n%s", buf.String())
+	}
+	if !strings.Contains(buf.String(), `"Trip <planning> & more"`) {
+		t.Errorf("HTML escaped:\n%s", buf.String())
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, got, want []string) {
+		t.Helper()
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s fields = %v, want %v", what, got, want)
+		}
+	}
+	check("top", keysOf(t, doc), []string{"conversation_id", "metadata", "messages"})
+	meta := doc["metadata"].(map[string]any)
+	check("metadata", keysOf(t, meta), []string{"title", "created_at", "updated_at", "model_used", "total_tokens", "message_count"})
+	if meta["created_at"] != "2025-03-14T09:00:00Z" || meta["updated_at"] != "2025-03-14T09:05:30.5Z" {
+		t.Errorf("metadata times = %v, %v; want RFC 3339 UTC", meta["created_at"], meta["updated_at"])
+	}
+	if doc["conversation_id"] != "conv-1" || meta["total_tokens"] != 42.0 || meta["message_count"] != 2.0 {
+		t.Errorf("doc = %v", doc)
+	}
+	list := doc["messages"].([]any)
+	if len(list) != 2 {
+		t.Fatalf("%d messages", len(list))
+	}
+	for i, v := range list {
+		m := v.(map[string]any)
+		check("message", keysOf(t, m), []string{"id", "role", "content", "timestamp", "model", "tokens", "metadata"})
+		check("message metadata", keysOf(t, m["metadata"]), []string{"finish_reason", "usage"})
+		ts, err := time.Parse(time.RFC3339, m["timestamp"].(string))
+		if err != nil || !strings.HasSuffix(m["timestamp"].(string), "Z") || !ts.Equal(msgs[i].Timestamp) {
+			t.Errorf("message %d timestamp %v (%v), want %v in UTC", i, m["timestamp"], err, msgs[i].Timestamp)
+		}
+	}
+	user, asst := list[0].(map[string]any), list[1].(map[string]any)
+	if user["model"] != nil || user["metadata"].(map[string]any)["usage"] != nil || user["metadata"].(map[string]any)["finish_reason"] != nil {
+		t.Errorf("user message = %v, want null model, finish_reason and usage", user)
+	}
+	if asst["model"] != "openai/gpt-4o" || asst["content"] != msgs[1].Content || asst["role"] != "assistant" {
+		t.Errorf("assistant message = %v", asst)
+	}
+	usage := asst["metadata"].(map[string]any)["usage"].(map[string]any)
+	if usage["total_tokens"] != 37.0 || usage["cost"] != 0.0012 {
+		t.Errorf("usage = %v", usage)
+	}
+}
+
+func TestExportJSONRoundTrip(t *testing.T) {
+	c, msgs := exportFixture()
+	var buf bytes.Buffer
+	if err := ExportJSON(&buf, c, msgs); err != nil {
+		t.Fatal(err)
+	}
+	var back exportConversation
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	want := toExport(c, msgs)
+	a, _ := json.Marshal(back)
+	b, _ := json.Marshal(want)
+	if !bytes.Equal(a, b) {
+		t.Errorf("round trip:\n%s\nwant\n%s", a, b)
+	}
+	var again bytes.Buffer
+	if err := writeJSON(&again, back); err != nil || !bytes.Equal(again.Bytes(), buf.Bytes()) {
+		t.Errorf("re-encoding differs (%v)", err)
+	}
+}
+
+func TestExportJSONMany(t *testing.T) {
+	c, msgs := exportFixture()
+	c2 := Conversation{ID: "conv-2", CreatedAt: c.CreatedAt}
+	var buf bytes.Buffer
+	if err := ExportJSONMany(&buf, []ConversationExport{{c, msgs}, {c2, nil}}); err != nil {
+		t.Fatal(err)
+	}
+	var docs []map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &docs); err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 2 || docs[0]["conversation_id"] != "conv-1" || docs[1]["conversation_id"] != "conv-2" {
+		t.Fatalf("docs = %v", docs)
+	}
+	if m, ok := docs[1]["messages"].([]any); !ok || len(m) != 0 {
+		t.Errorf("no messages exported as %v, want []", docs[1]["messages"])
+	}
+	buf.Reset()
+	if err := ExportJSONMany(&buf, nil); err != nil || strings.TrimSpace(buf.String()) != "[]" {
+		t.Errorf("no conversations = %q, %v", buf.String(), err)
+	}
+}
+
+func TestExportMarkdown(t *testing.T) {
+	c, msgs := exportFixture()
+	var buf bytes.Buffer
+	if err := ExportMarkdown(&buf, c, msgs); err != nil {
+		t.Fatal(err)
+	}
+	md := buf.String()
+	for _, want := range []string{
+		"# Trip <planning> & more\n",
+		"- Conversation: `conv-1`\n",
+		"- Created: 2025-03-14 09:00:00 UTC\n",
+		"- Messages: 2\n",
+		"- Tags: travel\n",
+		"\n## User · 2025-03-14 09:05:00 UTC\n\nWhere to go?\n",
+		"\n## Assistant (openai/gpt-4o) · 2025-03-14 09:05:30 UTC\n\n" + msgs[1].Content + "```\n",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	buf.Reset()
+	if err := ExportMarkdown(&buf, Conversation{ID: "x"}, nil); err != nil || !strings.HasPrefix(buf.String(), "# Conversation x\n") {
+		t.Errorf("untitled = %q, %v", buf.String(), err)
+	}
+}
+
+func TestOpenFence(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain":                       "",
+		"```\ncode\n```\n":            "",
+		"```go\ncode":                 "```",
+		"````\n```\nstill code":       "````",
+		"~~~\n```\n":                  "~~~",
+		"    ```\nindented, not fence": "",
+		"```\n~~~\n```\n```py\n":      "```",
+	} {
+		if got := openFence(in); got != want {
+			t.Errorf("openFence(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,298 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/chatbridge/chatbridge/engine"
+	"github.com/chatbridge/chatbridge/engine/enginetest"
+)
+
+func replyStatus(t *testing.T, h *harness) engine.ReplyStatus {
+	t.Helper()
+	// The reply states of a finished turn are final, so none is unfinished;
+	// the status is read back through the stored assistant message.
+	conv, err := h.store.ActiveConversation(context.Background(), engine.KeyFor(testPlatform, "c1", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := h.store.RecentMessages(context.Background(), conv.ID, 1)
+	if err != nil || len(msgs) == 0 {
+		t.Fatalf("no stored messages: %v", err)
+	}
+	return engine.ReplyStatus(msgs[0].Metadata.FinishReason)
+}
+
+func TestTurn_Endings(t *testing.T) {
+	t.Run("done", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			prov := enginetest.NewProvider(enginetest.Script{Deltas: []string{"Hello", " there"},
+				Usage: engine.Usage{PromptTokens: 10, CompletionTokens: 2, TotalTokens: 12, Cost: 0.001}})
+			h := newHarness(t, testCaps(), prov)
+			defer h.close()
+			r := enginetest.NewReplier(4096, engine.UTF16)
+			h.send(r, "c1", "hi")
+			h.settle()
+			if got := r.Last(); got != "Hello there" {
+				t.Errorf("shown %q, want %q", got, "Hello there")
+			}
+			if s := replyStatus(t, h); s != "stop" {
+				t.Errorf("finish reason = %q, want stop", s)
+			}
+			u, _ := h.store.UsageOn(context.Background(), time.Now().UTC().Format(time.DateOnly), "")
+			if u.TotalTokens != 12 || u.Cost != 0.001 || u.Requests != 1 {
+				t.Errorf("usage = %+v, want 12 tokens, $0.001, 1 request", u)
+			}
+			if un, _ := h.store.UnfinishedReplies(context.Background()); len(un) != 0 {
+				t.Errorf("unfinished replies after done: %+v", un)
+			}
+		})
+	})
+	t.Run("stopped", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			prov := enginetest.NewProvider(enginetest.Script{Delay: time.Second, Deltas: words(100, "w")})
+			h := newHarness(t, testCaps(), prov)
+			defer h.close()
+			r := enginetest.NewReplier(4096, engine.UTF16)
+			h.send(r, "c1", "hi")
+			time.Sleep(5500 * time.Millisecond)
+			h.send(r, "c1", "/stop")
+			h.settle()
+			got := r.Last()
+			if !strings.HasPrefix(got, "w w w w w") || !strings.Contains(got, "Stopped") {
+				t.Errorf("shown %q, want the partial text marked stopped", got)
+			}
+			if strings.Count(got, "w ") > 10 {
+				t.Errorf("the reply went on after /stop: %q", got)
+			}
+			if s := replyStatus(t, h); s != engine.ReplyStopped {
+				t.Errorf("stored status = %q, want stopped", s)
+			}
+		})
+	})
+	t.Run("failed after text", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			prov := enginetest.NewProvider(enginetest.Script{Deltas: []string{"partial answer"},
+				Err: &engine.ProviderError{Kind: engine.ErrMidStream, Message: "upstream exploded"}})
+			h := newHarness(t, testCaps(), prov)
+			defer h.close()
+			r := enginetest.NewReplier(4096, engine.UTF16)
+			h.send(r, "c1", "hi")
+			h.settle()
+			got := r.Last()
+			if !strings.HasPrefix(got, "partial answer") || !strings.Contains(got, "/retry") ||
+				!strings.Contains(got, "The model failed while answering") {
+				t.Errorf("shown %q, want the partial text, a safe reason and a /retry hint", got)
+			}
+			if strings.Contains(got, "upstream exploded") {
+				t.Errorf("internal error text leaked to the user: %q", got)
+			}
+			if n := len(prov.Requests()); n != 1 {
+				t.Errorf("provider requests = %d, want 1 (no retry once text was shown)", n)
+			}
+			if s := replyStatus(t, h); s != engine.ReplyFailed {
+				t.Errorf("stored status = %q, want failed", s)
+			}
+		})
+	})
+	t.Run("interrupted by shutdown", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			prov := enginetest.NewProvider(enginetest.Script{Deltas: []string{"half"}, Hang: true})
+			h := newHarness(t, testCaps(), prov)
+			r := enginetest.NewReplier(4096, engine.UTF16)
+			h.send(r, "c1", "hi")
+			time.Sleep(time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			h.e.Shutdown(ctx)
+			got := r.Last()
+			if !strings.HasPrefix(got, "half") || !strings.Contains(got, "Interrupted") {
+				t.Errorf("shown %q, want the partial text marked interrupted", got)
+			}
+			if s := replyStatus(t, h); s != engine.ReplyInterrupted {
+				t.Errorf("stored status = %q, want interrupted", s)
+			}
+		})
+	})
+}
+
+func TestTurn_ProviderErrors(t *testing.T) {
+	t.Run("429 with Retry-After 2s waits at least 2s", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			prov := enginetest.NewProvider(
+				enginetest.Script{Err: &engine.ProviderError{Kind: engine.ErrRateLimited, Status: 429, RetryAfter: 2 * time.Second}},
+				enginetest.Script{Deltas: []string{"ok now"}},
+			)
+			h := newHarness(t, testCaps(), prov)
+			defer h.close()
+			r := enginetest.NewReplier(4096, engine.UTF16)
+			h.send(r, "c1", "hi")
+			h.settle()
+			reqs := prov.Requests()
+			if len(reqs) != 2 {
+				t.Fatalf("requests = %d, want 2", len(reqs))
+			}
+			if gap := reqs[1].At.Sub(reqs[0].At); gap < 2*time.Second {
+				t.Errorf("retry after %s, want >= 2s (Retry-After)", gap)
+			}
+			if got := r.Last(); got != "ok now" {
+				t.Errorf("shown %q, want %q", got, "ok now")
+			}
+		})
+	})
+	t.Run("401 is not retried and says the key was rejected", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			prov := enginetest.NewProvider(enginetest.Script{Err: &engine.ProviderError{Kind: engine.ErrKeyRejected, Status: 401}})
+			h := newHarness(t, testCaps(), prov)
+			defer h.close()
+			r := enginetest.NewReplier(4096, engine.UTF16)
+			h.send(r, "c1", "hi")
+			h.settle()
+			if n := len(prov.Requests()); n != 1 {
+				t.Errorf("requests = %d, want 1", n)
+			}
+			if got := r.Last(); !strings.Contains(got, "rejected the API key") {
+				t.Errorf("shown %q, want it to say the API key was rejected", got)
+			}
+		})
+	})
+	t.Run("5xx retried with growing backoff, then fails", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			fail := enginetest.Script{Err: &engine.ProviderError{Kind: engine.ErrUnavailable, Status: 502}}
+			prov := enginetest.NewProvider(fail, fail, fail, fail, fail)
+			h := newHarness(t, testCaps(), prov)
+			defer h.close()
+			r := enginetest.NewReplier(4096, engine.UTF16)
+			h.send(r, "c1", "hi")
+			h.settle()
+			reqs := prov.Requests()
+			if len(reqs) != 4 {
+				t.Fatalf("requests = %d, want 1 + 3 retries", len(reqs))
+			}
+			for i := 1; i < len(reqs); i++ {
+				gap := reqs[i].At.Sub(reqs[i-1].At)
+				lo := time.Second << (i - 1) / 2
+				if gap < lo || gap > 30*time.Second {
+					t.Errorf("retry %d after %s, want in [%s, 30s]", i, gap, lo)
+				}
+			}
+			if got := r.Last(); !strings.Contains(got, "unavailable") || !strings.Contains(got, "/retry") {
+				t.Errorf("shown %q, want a safe reason and a /retry hint", got)
+			}
+		})
+	})
+	t.Run("context too long trims history once", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			prov := enginetest.NewProvider()
+			h := newHarness(t, testCaps(), prov)
+			defer h.close()
+			r := enginetest.NewReplier(4096, engine.UTF16)
+			for i := 0; i < 4; i++ {
+				h.send(r, "c1", "earlier message")
+				h.settle()
+			}
+			tooLong := enginetest.Script{Err: &engine.ProviderError{Kind: engine.ErrContextTooLong, Status: 400}}
+			prov.Enqueue(tooLong, enginetest.Script{Deltas: []string{"short answer"}})
+			h.send(r, "c1", "now")
+			h.settle()
+			reqs := prov.Requests()
+			first, second := reqs[len(reqs)-2].Req.Messages, reqs[len(reqs)-1].Req.Messages
+			if len(second) >= len(first) {
+				t.Errorf("retry sent %d messages, want fewer than %d", len(second), len(first))
+			}
+			if second[0].Role != engine.RoleSystem || second[len(second)-1].Content != "now" {
+				t.Errorf("trim lost the system prompt or the new message: %+v", second)
+			}
+			if got := r.Last(); got != "short answer" {
+				t.Errorf("shown %q", got)
+			}
+		})
+	})
+}
+
+func TestWorker_OneTurnAtATimePerConversation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		slow := enginetest.Script{Delay: time.Second, Deltas: words(5, "a")}
+		prov := enginetest.NewProvider(slow, slow, slow)
+		h := newHarness(t, testCaps(), prov)
+		defer h.close()
+		r1 := enginetest.NewReplier(4096, engine.UTF16)
+		r2 := enginetest.NewReplier(4096, engine.UTF16)
+		start := time.Now()
+		h.send(r1, "c1", "first")
+		h.send(r1, "c1", "second")
+		h.send(r2, "c2", "other chat")
+		h.settle()
+		reqs := prov.Requests()
+		if len(reqs) != 3 {
+			t.Fatalf("requests = %d, want 3", len(reqs))
+		}
+		var c1 []time.Time
+		for _, q := range reqs {
+			last := q.Req.Messages[len(q.Req.Messages)-1].Content
+			switch last {
+			case "first", "second":
+				c1 = append(c1, q.At)
+			case "other chat":
+				if q.At != start {
+					t.Errorf("the other conversation waited %s, want to run in parallel", q.At.Sub(start))
+				}
+			}
+		}
+		if len(c1) != 2 || c1[1].Sub(c1[0]) < 4*time.Second {
+			t.Errorf("second turn started %s after the first, want after it finished (>= 4s)", c1[1].Sub(c1[0]))
+		}
+		// The second turn sees the first exchange in its history.
+		second := reqs[len(reqs)-1].Req.Messages
+		if reqs[1].Req.Messages[len(reqs[1].Req.Messages)-1].Content == "second" {
+			second = reqs[1].Req.Messages
+		}
+		found := false
+		for _, m := range second {
+			if m.Role == engine.RoleAssistant && strings.HasPrefix(m.Content, "a a") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("second turn's history lacks the first reply: %+v", second)
+		}
+	})
+}
+
+func TestRecover_MarksInterruptedReplies(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := enginetest.NewMemStore()
+		ctx := context.Background()
+		r := enginetest.NewReplier(4096, engine.UTF16)
+		id, _ := r.Send(ctx, engine.Outgoing{Text: "half a rep"})
+		key := engine.KeyFor(testPlatform, "c1", "")
+		if err := st.PutReply(ctx, engine.ReplyState{ID: "r1", Key: key, Chat: "c1", Status: engine.ReplyStreaming,
+			MessageIDs: []engine.MessageID{id}, Text: "half a rep"}); err != nil {
+			t.Fatal(err)
+		}
+		e, err := engine.New(engine.Options{Provider: enginetest.NewProvider(), Store: st, Defaults: engine.Settings{Model: "m"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Shutdown(ctx)
+		e.Register(&openerBridge{fakeBridge: fakeBridge{caps: testCaps()}, r: r})
+		if err := e.Recover(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Last(); !strings.HasPrefix(got, "half a rep") || !strings.Contains(got, "Interrupted") {
+			t.Errorf("message = %q, want the text marked interrupted", got)
+		}
+		if n := len(calls(r, enginetest.CallSend)); n != 1 {
+			t.Errorf("sends = %d, want 1 (nothing sent again)", n)
+		}
+		if un, _ := st.UnfinishedReplies(ctx); len(un) != 0 {
+			t.Errorf("still unfinished: %+v", un)
+		}
+	})
+}
+
+var _ = errors.New

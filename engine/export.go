@@ -200,28 +200,17 @@ func roleTitle(r Role) string {
 	return string(r)
 }
 
-// openFence returns the code fence (``` or ~~~, maybe longer) that s leaves
-// open, or "".
+// openFence returns a closer for the fenced code block that s leaves open
+// (see fence.go), or "".
 func openFence(s string) string {
-	var open string // the fence that opened the current block
-	for line := range strings.Lines(s) {
-		t := strings.TrimLeft(line, " ")
-		if len(line)-len(t) > 3 {
-			continue
-		}
-		t = strings.TrimRight(t, "\r\n")
-		for _, ch := range []string{"`", "~"} {
-			n := len(t) - len(strings.TrimLeft(t, ch))
-			if n < 3 {
-				continue
-			}
-			switch {
-			case open == "":
-				open = t[:n]
-			case strings.HasPrefix(open, ch) && n >= len(open) && strings.TrimSpace(t[n:]) == "":
-				open = ""
-			}
-		}
+	var sc fenceScanner
+	for ls := 0; ls < len(s); {
+		le := lineEnd(s, ls)
+		sc.line(s, ls, le)
+		ls = le
 	}
-	return open
+	if !sc.open {
+		return ""
+	}
+	return strings.Repeat(string(sc.cur.ch), sc.cur.n)
 }

@@ -169,13 +169,13 @@ func TestExportMarkdown(t *testing.T) {
 
 func TestOpenFence(t *testing.T) {
 	for in, want := range map[string]string{
-		"plain":                       "",
-		"```\ncode\n```\n":            "",
-		"```go\ncode":                 "```",
-		"````\n```\nstill code":       "````",
-		"~~~\n```\n":                  "~~~",
+		"plain":                        "",
+		"```\ncode\n```\n":             "",
+		"```go\ncode":                  "```",
+		"````\n```\nstill code":        "````",
+		"~~~\n```\n":                   "~~~",
 		"    ```\nindented, not fence": "",
-		"```\n~~~\n```\n```py\n":      "```",
+		"```\n~~~\n```\n```py\n":       "```",
 	} {
 		if got := openFence(in); got != want {
 			t.Errorf("openFence(%q) = %q, want %q", in, got, want)

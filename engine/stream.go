@@ -206,7 +206,16 @@ func (s *stream) Finish(ctx context.Context, footer string) error {
 			if !FencesBalanced(text) {
 				text += "\n```"
 			}
-			text = strings.TrimRight(text, " \t\n") + "\n\n" + footer
+			// Append rather than rewrite, so the final text extends what
+			// was shown (a terminal in a pipe only prints the new part).
+			switch {
+			case strings.HasSuffix(text, "\n\n"):
+				text += footer
+			case strings.HasSuffix(text, "\n"):
+				text += "\n" + footer
+			default:
+				text += "\n\n" + footer
+			}
 		}
 	}
 	if strings.TrimSpace(text) == "" {

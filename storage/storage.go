@@ -162,8 +162,7 @@ func classifyOpenError(dir string, err error) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "Cannot acquire directory lock"):
-		return fmt.Errorf("open store: %w: another chatbridge process is using the data directory %s (%v)",
-			ErrLocked, dir, err)
+		return fmt.Errorf("open store: %w: another chatbridge process is using the data directory %s", ErrLocked, dir)
 	case errors.Is(err, badger.ErrEncryptionKeyMismatch) || strings.Contains(msg, badger.ErrEncryptionKeyMismatch.Error()):
 		return fmt.Errorf("open store: %w: the key does not open the database in %s "+
 			"(or the database was created with a different encryption setting): %w", ErrBadKey, dir, err)

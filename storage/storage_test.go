@@ -25,7 +25,8 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-var base = time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
+// base returns the fixed time the tests date their records from.
+func base() time.Time { return time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC) }
 
 // clock is a settable test clock.
 type clock struct {
@@ -105,7 +106,7 @@ func TestReopenKeepsData(t *testing.T) {
 	old := must(s.ActiveConversation(ctx, key))
 	c := must(s.NewConversation(ctx, key))
 	for i := range 3 {
-		must(s.AppendMessage(ctx, c.ID, engine.Message{Role: engine.RoleUser, Content: fmt.Sprint(i), Timestamp: base, Tokens: 1}))
+		must(s.AppendMessage(ctx, c.ID, engine.Message{Role: engine.RoleUser, Content: fmt.Sprint(i), Timestamp: base(), Tokens: 1}))
 	}
 	if err := s.DeleteMessagesFrom(ctx, c.ID, "3"); err != nil {
 		t.Fatal(err)
@@ -117,7 +118,7 @@ func TestReopenKeepsData(t *testing.T) {
 	if err := s.SetSetting(ctx, key, "model", "a/b"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordUsage(ctx, base, "u1", engine.Usage{TotalTokens: 7, Cost: 0.5}); err != nil {
+	if err := s.RecordUsage(ctx, base(), "u1", engine.Usage{TotalTokens: 7, Cost: 0.5}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.PutReply(ctx, engine.ReplyState{ID: "r1", Key: key, Status: engine.ReplyStreaming, Text: "half"}); err != nil {
@@ -142,7 +143,7 @@ func TestReopenKeepsData(t *testing.T) {
 	if list := must(s.Conversations(ctx, key)); len(list) != 2 || list[0].ID != old.ID {
 		t.Errorf("conversations after reopen = %+v", list)
 	}
-	m := must(s.AppendMessage(ctx, c.ID, engine.Message{Role: engine.RoleUser, Content: "3", Timestamp: base}))
+	m := must(s.AppendMessage(ctx, c.ID, engine.Message{Role: engine.RoleUser, Content: "3", Timestamp: base()}))
 	if m.ID != "4" {
 		t.Errorf("message id after reopen = %q, want 4 (ids are not reused)", m.ID)
 	}
@@ -166,7 +167,7 @@ func TestCorruption(t *testing.T) {
 	s := openStore(t, testOptions(t, t.TempDir()))
 	c := must(s.ActiveConversation(ctx, "telegram:1"))
 	for i := range 3 {
-		must(s.AppendMessage(ctx, c.ID, engine.Message{Role: engine.RoleUser, Content: fmt.Sprint(i), Timestamp: base}))
+		must(s.AppendMessage(ctx, c.ID, engine.Message{Role: engine.RoleUser, Content: fmt.Sprint(i), Timestamp: base()}))
 	}
 	if n := must(s.Verify(ctx)); n != 0 {
 		t.Fatalf("Verify of a healthy store = %d", n)
@@ -241,7 +242,7 @@ func TestEncryption(t *testing.T) {
 	const secret = "the launch code is 0000"
 	c := must(s.ActiveConversation(ctx, "telegram:1"))
 	for range 200 {
-		must(s.AppendMessage(ctx, c.ID, engine.Message{Role: engine.RoleUser, Content: secret, Timestamp: base}))
+		must(s.AppendMessage(ctx, c.ID, engine.Message{Role: engine.RoleUser, Content: secret, Timestamp: base()}))
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -299,12 +300,12 @@ func TestOpenOptions(t *testing.T) {
 func TestSweep(t *testing.T) {
 	defer guard(t)
 	ctx := t.Context()
-	clk := &clock{now: base}
+	clk := &clock{now: base()}
 	o := testOptions(t, t.TempDir())
 	o.RetentionDays = 30
 	o.Now = clk.Now
 	s := openStore(t, o)
-	now := base.AddDate(0, 0, 100)
+	now := base().AddDate(0, 0, 100)
 	day := func(d int) time.Time { return now.AddDate(0, 0, d) }
 	add := func(id engine.ConversationID, days ...int) {
 		for _, d := range days {
@@ -378,9 +379,9 @@ func TestSweepWithoutRetention(t *testing.T) {
 	ctx := t.Context()
 	s := openStore(t, testOptions(t, t.TempDir()))
 	c := must(s.ActiveConversation(ctx, "telegram:1"))
-	must(s.AppendMessage(ctx, c.ID, engine.Message{Content: "ancient", Timestamp: base.AddDate(-10, 0, 0)}))
+	must(s.AppendMessage(ctx, c.ID, engine.Message{Content: "ancient", Timestamp: base().AddDate(-10, 0, 0)}))
 	writeRaw(t, s, msgKey("ghost", 1), must(encode(engine.Message{ID: "1"})))
-	if n := must(s.Sweep(ctx, base)); n != 1 {
+	if n := must(s.Sweep(ctx, base())); n != 1 {
 		t.Errorf("Sweep without retention removed %d, want only the orphan", n)
 	}
 	if got := must(s.Messages(ctx, c.ID)); len(got) != 1 {
@@ -440,7 +441,7 @@ func TestConcurrentWriters(t *testing.T) {
 			}
 			ids[w] = c.ID
 			for i := range each {
-				m := engine.Message{Role: engine.RoleUser, Content: fmt.Sprint(w, i), Timestamp: base, Tokens: 2,
+				m := engine.Message{Role: engine.RoleUser, Content: fmt.Sprint(w, i), Timestamp: base(), Tokens: 2,
 					Metadata: engine.MessageMeta{Usage: &engine.Usage{Cost: 0.25}}}
 				if _, err := s.AppendMessage(ctx, c.ID, m); err != nil {
 					t.Error(err)
@@ -468,7 +469,7 @@ func TestBackupRestore(t *testing.T) {
 	ctx := t.Context()
 	src := openStore(t, testOptions(t, t.TempDir()))
 	c := must(src.ActiveConversation(ctx, "telegram:1"))
-	must(src.AppendMessage(ctx, c.ID, engine.Message{Role: engine.RoleUser, Content: "hello", Timestamp: base}))
+	must(src.AppendMessage(ctx, c.ID, engine.Message{Role: engine.RoleUser, Content: "hello", Timestamp: base()}))
 	if err := src.SetSetting(ctx, "telegram:1", "model", "x/y"); err != nil {
 		t.Fatal(err)
 	}

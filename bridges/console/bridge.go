@@ -6,10 +6,10 @@
 // a letter. Replies are printed as they stream. In a pipe (Options.TTY
 // false) the output reads as a transcript, one block per message:
 //
-//	bot> Hello world
-//	bot (edited)> Hello world
-//
-//	_stopped_
+//	bot> Hello! A streamed reply grows on its line
+//	and the lines after it, written once.
+//	bot> Checking the model list…
+//	bot (edited)> 3 models match "gpt".
 //
 // A message starts on a line of its own with "bot> "; streamed text that
 // extends what is already printed is appended, so the pipe holds each
@@ -22,8 +22,12 @@
 //
 // On a terminal (Options.TTY true) the latest message is redrawn in place
 // with ANSI cursor movement, headings and **strong** text are bold, and
-// the prompt sits on its own line under the latest output, so it never
-// lands inside a reply in progress. Model output can never inject terminal escape sequences (see Render).
+// the prompt sits on a line of its own under the latest output, so it
+// never lands inside a reply in progress. The terminal stays in cooked
+// mode (no raw mode, no dependency), so what the user types while a reply
+// streams is still read but its echo is wiped by the next redraw.
+//
+// Model output can never inject terminal escape sequences (see Render).
 package console
 
 import (
@@ -35,6 +39,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -155,8 +160,9 @@ func (b *Bridge) Caps() engine.Caps {
 //
 // Reading a real stdin cannot be interrupted, so the reading goroutine
 // may stay blocked in Read after Run has returned on ctx; it ends at the
-// next line or at EOF, without touching the bridge. Run must not be
-// called again while it runs.
+// next line or at EOF, dropping that line, without touching the bridge.
+// (So Run again on the same In may lose one line; the daemon runs it
+// once.) A second Run while one runs returns an error.
 func (b *Bridge) Run(ctx context.Context, h engine.Handler) error {
 	if b.in == nil {
 		return errors.New("console: no input reader")
@@ -217,10 +223,11 @@ func (b *Bridge) Run(ctx context.Context, h engine.Handler) error {
 	}
 }
 
-// Close ends the output: it finishes an open last line with a newline, so
-// a shell prompt or the next program's output starts on its own line. Call
-// it after the last reply has finished; output after it still works. It
-// closes neither In nor Out, which the caller owns. Safe for concurrent use.
+// Close ends the output: it clears the prompt line on a terminal, or
+// finishes an open last line with a newline, so a shell prompt or the
+// next program's output starts on a line of its own. Call it after the
+// last reply has finished; output after it still works. It closes neither
+// In nor Out, which the caller owns. Safe for concurrent use.
 func (b *Bridge) Close() error {
 	return b.term.close()
 }
@@ -250,6 +257,44 @@ func readInput(r *bufio.Reader, out chan<- input, done <-chan struct{}) {
 			return
 		}
 	}
+}
+
+// readLine reads one line from r and returns it without "\n" or "\r\n".
+// A line longer than max bytes is read to its end but not kept, so memory
+// stays bounded: it comes back as tooLong with no text. A last line without
+// a newline is returned with a nil error; err is io.EOF only once nothing
+// is left. Other read errors are returned as they are.
+func readLine(r *bufio.Reader, max int) (line string, tooLong bool, err error) {
+	var acc []byte
+	read := false
+	for {
+		frag, rerr := r.ReadSlice('\n')
+		read = read || len(frag) > 0
+		if !tooLong {
+			// max+2 leaves room for the "\r\n" that is stripped below.
+			if len(acc)+len(frag) > max+2 {
+				tooLong, acc = true, nil
+			} else {
+				acc = append(acc, frag...)
+			}
+		}
+		if errors.Is(rerr, bufio.ErrBufferFull) {
+			continue
+		}
+		if rerr != nil && (!errors.Is(rerr, io.EOF) || !read) {
+			return "", false, rerr
+		}
+		break
+	}
+	if tooLong {
+		return "", true, nil
+	}
+	s := strings.TrimSuffix(string(acc), "\n")
+	s = strings.TrimSuffix(s, "\r")
+	if len(s) > max {
+		return "", true, nil
+	}
+	return s, false, nil
 }
 
 // newPrefix returns a short random hex string that makes IDs unique per

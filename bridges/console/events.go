@@ -1,9 +1,6 @@
 package console
 
 import (
-	"bufio"
-	"errors"
-	"io"
 	"strings"
 	"time"
 
@@ -69,42 +66,4 @@ func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <
 
 func isNameByte(c byte) bool {
 	return isASCIILetter(c) || c >= '0' && c <= '9' || c == '_' || c == '-'
-}
-
-// readLine reads one line from r and returns it without "\n" or "\r\n".
-// A line longer than max bytes is read to its end but not kept, so memory
-// stays bounded: it comes back as tooLong with no text. A last line without
-// a newline is returned with a nil error; err is io.EOF only once nothing
-// is left. Other read errors are returned as they are.
-func readLine(r *bufio.Reader, max int) (line string, tooLong bool, err error) {
-	var acc []byte
-	read := false
-	for {
-		frag, rerr := r.ReadSlice('\n')
-		read = read || len(frag) > 0
-		if !tooLong {
-			// max+2 leaves room for the "\r\n" that is stripped below.
-			if len(acc)+len(frag) > max+2 {
-				tooLong, acc = true, nil
-			} else {
-				acc = append(acc, frag...)
-			}
-		}
-		if errors.Is(rerr, bufio.ErrBufferFull) {
-			continue
-		}
-		if rerr != nil && (!errors.Is(rerr, io.EOF) || !read) {
-			return "", false, rerr
-		}
-		break
-	}
-	if tooLong {
-		return "", true, nil
-	}
-	s := strings.TrimSuffix(string(acc), "\n")
-	s = strings.TrimSuffix(s, "\r")
-	if len(s) > max {
-		return "", true, nil
-	}
-	return s, false, nil
 }

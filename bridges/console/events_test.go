@@ -1,10 +1,6 @@
 package console
 
 import (
-	"bufio"
-	"errors"
-	"io"
-	"strings"
 	"testing"
 	"time"
 
@@ -58,70 +54,3 @@ func TestEventFromLine_Cases(t *testing.T) {
 		})
 	}
 }
-
-func TestReadLine_Cases(t *testing.T) {
-	t.Run("LF, CRLF and a last line without newline", func(t *testing.T) {
-		r := bufio.NewReader(strings.NewReader("one\ntwo\r\n\nthree"))
-		for _, want := range []string{"one", "two", "", "three"} {
-			got, tooLong, err := readLine(r, 100)
-			if got != want || tooLong || err != nil {
-				t.Fatalf("readLine = %q, %v, %v; want %q", got, tooLong, err, want)
-			}
-		}
-		if _, _, err := readLine(r, 100); !errors.Is(err, io.EOF) {
-			t.Fatalf("at the end err = %v, want io.EOF", err)
-		}
-	})
-	t.Run("line longer than the buffer is whole", func(t *testing.T) {
-		long := strings.Repeat("abcdefghij", 100)
-		r := bufio.NewReaderSize(strings.NewReader(long+"\nnext\n"), 16)
-		got, tooLong, err := readLine(r, 1000)
-		if got != long || tooLong || err != nil {
-			t.Fatalf("readLine = %d bytes, %v, %v; want the %d-byte line", len(got), tooLong, err, len(long))
-		}
-		if got, _, _ := readLine(r, 1000); got != "next" {
-			t.Fatalf("next line = %q", got)
-		}
-	})
-	t.Run("limits", func(t *testing.T) {
-		tests := []struct {
-			name, in    string
-			wantTooLong bool
-		}{
-			{"exactly max", strings.Repeat("x", 10) + "\n", false},
-			{"exactly max with CRLF", strings.Repeat("x", 10) + "\r\n", false},
-			{"max plus one", strings.Repeat("x", 11) + "\n", true},
-			{"max plus one at EOF", strings.Repeat("x", 11), true},
-			{"far over max", strings.Repeat("x", 1000) + "\n", true},
-		}
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				r := bufio.NewReaderSize(strings.NewReader(tt.in+"after\n"), 16)
-				got, tooLong, err := readLine(r, 10)
-				if err != nil || tooLong != tt.wantTooLong {
-					t.Fatalf("readLine = %q, %v, %v; want tooLong %v", got, tooLong, err, tt.wantTooLong)
-				}
-				if tooLong && got != "" {
-					t.Fatalf("a refused line returned text %q", got)
-				}
-				if !strings.HasSuffix(tt.in, "\n") {
-					return
-				}
-				if got, _, _ := readLine(r, 10); got != "after" {
-					t.Fatalf("line after = %q, want %q", got, "after")
-				}
-			})
-		}
-	})
-	t.Run("read error", func(t *testing.T) {
-		boom := errors.New("boom")
-		r := bufio.NewReader(io.MultiReader(strings.NewReader("part"), errReader{boom}))
-		if _, _, err := readLine(r, 100); !errors.Is(err, boom) {
-			t.Fatalf("err = %v, want %v", err, boom)
-		}
-	})
-}
-
-type errReader struct{ err error }
-
-func (r errReader) Read([]byte) (int, error) { return 0, r.err }

@@ -26,8 +26,8 @@ const (
 // a new line holding the prompt, and the next block first clears that line.
 // So the prompt always sits under the latest output, where the user types,
 // and never inside a reply in progress. The invariant: when tailID is set,
-// the cursor is on the prompt line directly under the tail block, which
-// took tailRows rows, so that block can be redrawn in place.
+// the cursor is on the prompt line directly under the tail block, so that
+// block can be redrawn in place.
 type terminal struct {
 	mu     sync.Mutex
 	w      io.Writer
@@ -42,15 +42,18 @@ type terminal struct {
 	tailID      engine.MessageID // the message printed last, if nothing came after it
 	tailMark    string           // the marker it was printed with
 	tailText    string           // its rendered text as written
-	tailRows    int              // TTY: rows its block took
 }
 
-// write sends b to Out in one call. Called with mu held.
+// write sends b to Out in one call. After a failed write what Out shows
+// is unknown, so nothing is redrawn or extended in place and the next
+// block starts on a new line. Called with mu held.
 func (t *terminal) write(b []byte) error {
 	if len(b) == 0 {
 		return nil
 	}
 	if _, err := t.w.Write(b); err != nil {
+		t.forgetTail()
+		t.atLineStart, t.promptShown = false, false
 		return writeError(err)
 	}
 	return nil
@@ -91,29 +94,20 @@ func (t *terminal) printMessage(id engine.MessageID, mark, text string) error {
 	b := t.freshLine(nil)
 	b = append(b, block...)
 	b = t.endBlock(b, block)
-	t.tailID, t.tailMark, t.tailText, t.tailRows = id, mark, text, blockRows(block, t.width)
+	t.tailID, t.tailMark, t.tailText = id, mark, text
 	return t.write(b)
 }
 
-// editMessage shows the new text of message id, whose last shown text was
-// old. Called with mu held; old != text.
+// editMessage shows text, the new rendered text of message id, which
+// differs from what it showed last. Called with mu held.
 func (t *terminal) editMessage(id engine.MessageID, text string) error {
 	switch {
 	case id != t.tailID:
 		// Something was printed after it: print it again, marked.
 		return t.printMessage(id, markEdited, text)
 	case t.tty:
-		// Back to the block's first row, clear to the end of the screen
-		// (the block and the prompt line), and draw it again.
-		b := []byte("\r")
-		if t.tailRows > 0 {
-			b = fmt.Appendf(b, "\x1b[%dA", t.tailRows)
-		}
-		b = append(b, "\x1b[J"...)
-		block := t.tailMark + text
-		b = append(b, block...)
-		b = t.endBlock(b, block)
-		t.tailText, t.tailRows = text, blockRows(block, t.width)
+		b := t.redraw(t.tailMark+t.tailText, t.tailMark+text)
+		t.tailText = text
 		return t.write(b)
 	case strings.HasPrefix(text, t.tailText):
 		// Streaming in a pipe: only the new part.
@@ -126,10 +120,42 @@ func (t *terminal) editMessage(id engine.MessageID, text string) error {
 	}
 }
 
-// blockRows counts the rows above the prompt line that endBlock leaves
-// under block.
-func blockRows(block string, width int) int {
-	return rows(strings.TrimSuffix(block, "\n"), width)
+// redraw returns what turns the tail block old into block on the screen.
+// It redraws from the first line that differs: back up over the rows the
+// old lines from there took, clear to the end of the screen (those lines
+// and the prompt line), and print the new lines and the prompt. Streaming
+// mostly changes the last line or adds lines, so the cursor moves up a
+// row or two, not over the whole reply: a reply taller than the screen
+// still streams cleanly, as long as the changed part fits on it (else the
+// cursor stops at the top row and the scrollback keeps a stale copy). Lines
+// before the change stay as they are: Render's styles never span lines.
+// Called with mu held.
+func (t *terminal) redraw(old, block string) []byte {
+	oldLines, newLines := screenLines(old), screenLines(block)
+	k := 0
+	for k < len(oldLines) && k < len(newLines) && oldLines[k] == newLines[k] {
+		k++
+	}
+	// The prompt line follows the last line: when the new text lost lines,
+	// redraw its last line too so the prompt lands right under it.
+	k = min(k, len(newLines)-1)
+	up := 0
+	for _, line := range oldLines[k:] {
+		up += rows(line, t.width)
+	}
+	b := []byte("\r")
+	if up > 0 {
+		b = fmt.Appendf(b, "\x1b[%dA", up)
+	}
+	b = append(b, "\x1b[J"...)
+	b = append(b, strings.Join(newLines[k:], "\n")...)
+	return t.appendPrompt(append(b, '\n'))
+}
+
+// screenLines splits a block into the lines it shows above the prompt
+// line: a final "\n" only moves the prompt down (see endBlock).
+func screenLines(block string) []string {
+	return strings.Split(strings.TrimSuffix(block, "\n"), "\n")
 }
 
 // block prints lines that belong to no message (a notice, an upload) and
@@ -144,7 +170,7 @@ func (t *terminal) block(text string) error {
 
 // forgetTail records that no message can be redrawn or extended in place.
 func (t *terminal) forgetTail() {
-	t.tailID, t.tailMark, t.tailText, t.tailRows = "", "", "", 0
+	t.tailID, t.tailMark, t.tailText = "", "", ""
 }
 
 // notice prints one line from the bridge itself. Safe for concurrent use.
@@ -186,16 +212,21 @@ func (t *terminal) inputLine() {
 	t.forgetTail()
 }
 
-// close ends an open last line. Safe for concurrent use.
+// close ends the output: it clears a prompt line, or ends an open last
+// line. Safe for concurrent use.
 func (t *terminal) close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.atLineStart {
-		return nil
+	var b []byte
+	switch {
+	case t.promptShown:
+		b = []byte("\r\x1b[K")
+	case !t.atLineStart:
+		b = []byte{'\n'}
 	}
 	t.atLineStart, t.promptShown = true, false
 	t.forgetTail()
-	return t.write([]byte{'\n'})
+	return t.write(b)
 }
 
 // replier is the engine.Replier (and engine.Uploader) for one inbound
@@ -207,6 +238,11 @@ type replier struct {
 	maxLen int
 	texts  map[engine.MessageID]string // rendered text last shown
 }
+
+var (
+	_ engine.Replier  = (*replier)(nil)
+	_ engine.Uploader = (*replier)(nil)
+)
 
 func newReplier(t *terminal, maxLen int) *replier {
 	return &replier{t: t, maxLen: maxLen, texts: make(map[engine.MessageID]string)}
@@ -236,8 +272,11 @@ func (r *replier) Send(ctx context.Context, m engine.Outgoing) (engine.MessageID
 	defer t.mu.Unlock()
 	t.nextID++
 	id := engine.MessageID(fmt.Sprintf("console-%s-m%d", t.prefix, t.nextID))
+	if err := t.printMessage(id, markBot, text); err != nil {
+		return "", err
+	}
 	r.texts[id] = text
-	return id, t.printMessage(id, markBot, text)
+	return id, nil
 }
 
 // Edit shows the new text of message id: redrawn in place on a terminal
@@ -263,8 +302,11 @@ func (r *replier) Edit(ctx context.Context, id engine.MessageID, m engine.Outgoi
 	if known && old == text {
 		return engine.ErrNotModified
 	}
+	if err := t.editMessage(id, text); err != nil {
+		return err
+	}
 	r.texts[id] = text
-	return t.editMessage(id, text)
+	return nil
 }
 
 // Upload prints the file for the user to copy, between a header line

@@ -173,6 +173,22 @@ func TestReplier_Pipe(t *testing.T) {
 			t.Fatalf("err = %v, want a wrapped %v", err, boom)
 		}
 	})
+	t.Run("after a failed write the edit is tried again in full", func(t *testing.T) {
+		out := &flakyWriter{}
+		b := New(Options{Out: out})
+		r := newReplier(b.term, maxLenRunes)
+		id := send(t, r, "a")
+		out.fail = true
+		if err := r.Edit(context.Background(), id, engine.Outgoing{Text: "ab"}); err == nil {
+			t.Fatal("Edit succeeded on a failing writer")
+		}
+		out.fail = false
+		edit(t, r, id, "ab") // not ErrNotModified: it was never shown
+		b.Close()
+		if got, want := out.buf.String(), "bot> a\nbot (edited)> ab\n"; got != want {
+			t.Fatalf("Out = %q, want %q", got, want)
+		}
+	})
 	t.Run("model escapes are neutralised", func(t *testing.T) {
 		b, out := testBridge(t, false, 0)
 		r := newReplier(b.term, maxLenRunes)
@@ -187,6 +203,19 @@ func TestReplier_Pipe(t *testing.T) {
 func (b *safeBuffer) Len() int { return len(b.String()) }
 
 type failWriter struct{ err error }
+
+// flakyWriter fails while fail is set. Not safe for concurrent use.
+type flakyWriter struct {
+	fail bool
+	buf  bytes.Buffer
+}
+
+func (w *flakyWriter) Write(p []byte) (int, error) {
+	if w.fail {
+		return 0, errors.New("flaky")
+	}
+	return w.buf.Write(p)
+}
 
 func (w failWriter) Write([]byte) (int, error) { return 0, w.err }
 
@@ -237,7 +266,7 @@ func TestReplier_Concurrent(t *testing.T) {
 			if tty {
 				v := newVT(t, 200)
 				v.feed(out.String())
-				screen := v.screen()
+				screen := v.screen() + "\n"
 				for k := range repliers {
 					final := "> " + strings.Repeat(string(rune('a'+k)), steps) + "\n"
 					if !strings.Contains(screen, final) {
@@ -312,6 +341,32 @@ func TestReplier_Terminal(t *testing.T) {
 			t.Fatalf("screen:\n%s\nwant:\n%s", s, want)
 		}
 	})
+	t.Run("a reply taller than the screen redraws only its end", func(t *testing.T) {
+		b, out := testBridge(t, true, 80)
+		r := newReplier(b.term, maxLenRunes)
+		var text strings.Builder
+		text.WriteString("line 0")
+		id := send(t, r, text.String())
+		for i := 1; i < 200; i++ {
+			fmt.Fprintf(&text, "\nline %d", i)
+			edit(t, r, id, text.String())
+		}
+		start := len(out.String())
+		edit(t, r, id, text.String()+" and more")
+		if got, want := out.String()[start:], "\r\x1b[1A\x1b[Jline 199 and more\n> "; got != want {
+			t.Fatalf("last edit wrote %q, want %q", got, want)
+		}
+		start = len(out.String())
+		edit(t, r, id, text.String()+" and more\n\n_stopped_")
+		if got, want := out.String()[start:], "\r\x1b[J\n_stopped_\n> "; got != want {
+			t.Fatalf("footer edit wrote %q, want %q", got, want)
+		}
+		v := newVT(t, 80)
+		v.feed(out.String())
+		if s, want := v.screen(), "bot> "+text.String()+" and more\n\n_stopped_\n>"; s != want {
+			t.Fatalf("screen:\n%s\nwant:\n%s", s, want)
+		}
+	})
 	t.Run("an older message is printed again and then redrawn in place", func(t *testing.T) {
 		b, out := testBridge(t, true, 80)
 		r1, r2 := newReplier(b.term, maxLenRunes), newReplier(b.term, maxLenRunes)
@@ -377,7 +432,7 @@ func TestReplier_Terminal(t *testing.T) {
 // the width, a message streamed through edits leaves the screen exactly as
 // printing its final text once would.
 func FuzzTerminalRedraw(f *testing.F) {
-	f.Add("a|" + strings.Repeat("x", 30) + "|short", uint8(10))
+	f.Add("a|"+strings.Repeat("x", 30)+"|short", uint8(10))
 	f.Add("日本|日本語です日本語です|\t\ttab|a\n\nb\n", uint8(7))
 	f.Add("# h\n**b**|```\ncode|e\u0301e\u0301|"+strings.Repeat("y", 20)+"\n", uint8(5))
 	f.Fuzz(func(t *testing.T, script string, w uint8) {

@@ -110,7 +110,11 @@ func (c *cli) console(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, eng, st, tracker, log, br)
+	err = serve(ctx, cfg, eng, st, tracker, log, br)
+	if cerr := br.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // serve runs the bridges until ctx ends or every bridge has returned, then

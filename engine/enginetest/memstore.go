@@ -400,6 +400,9 @@ func (s *MemStore) RecordUsage(ctx context.Context, at time.Time, user engine.Us
 	if err := s.lock(ctx); err != nil {
 		return err
 	}
+	if strings.ContainsRune(string(user), 0) {
+		return fmt.Errorf("record usage: invalid user %q", user)
+	}
 	day := at.UTC().Format(time.DateOnly)
 	users := []engine.UserID{""}
 	if user != "" {
@@ -444,6 +447,9 @@ func (s *MemStore) PutReply(ctx context.Context, r engine.ReplyState) error {
 	if r.ID == "" || strings.ContainsRune(r.ID, 0) {
 		return fmt.Errorf("invalid reply id %q", r.ID)
 	}
+	if strings.ContainsRune(string(r.Key), 0) {
+		return fmt.Errorf("reply %q: conversation key %q contains NUL", r.ID, r.Key)
+	}
 	r = copyReply(r)
 	r.UpdatedAt = utc(r.UpdatedAt)
 	s.replies[r.ID] = r
@@ -479,6 +485,9 @@ func (s *MemStore) MarkSeen(ctx context.Context, p engine.Platform, id engine.Ev
 	defer s.mu.Unlock()
 	if err := s.lock(ctx); err != nil {
 		return false, err
+	}
+	if p == "" || strings.ContainsRune(string(p), 0) {
+		return false, fmt.Errorf("mark seen: invalid platform %q", p)
 	}
 	if ttl <= 0 {
 		ttl = defaultSeenTTL

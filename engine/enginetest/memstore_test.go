@@ -16,7 +16,7 @@ func TestMemStoreSeenExpires(t *testing.T) {
 	defer guard(t)
 	s := NewMemStore()
 	var mu sync.Mutex
-	now := suiteBase
+	now := suiteBase()
 	s.SetClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
 	ctx := t.Context()
 	if seen := must(s.MarkSeen(ctx, "telegram", "1", time.Minute)); seen {
@@ -33,14 +33,14 @@ func TestMemStoreSeenExpires(t *testing.T) {
 func TestMemStoreClockAndFailure(t *testing.T) {
 	defer guard(t)
 	s := NewMemStore()
-	s.SetClock(func() time.Time { return suiteBase })
+	s.SetClock(func() time.Time { return suiteBase() })
 	ctx := t.Context()
 	c := must(s.ActiveConversation(ctx, "console:x"))
-	if !c.CreatedAt.Equal(suiteBase) {
-		t.Errorf("CreatedAt = %v, want the clock's %v", c.CreatedAt, suiteBase)
+	if !c.CreatedAt.Equal(suiteBase()) {
+		t.Errorf("CreatedAt = %v, want the clock's %v", c.CreatedAt, suiteBase())
 	}
 	m := must(s.AppendMessage(ctx, c.ID, engine.Message{Role: engine.RoleUser, Content: "x"}))
-	if !m.Timestamp.Equal(suiteBase) {
+	if !m.Timestamp.Equal(suiteBase()) {
 		t.Errorf("Timestamp = %v, want the clock's", m.Timestamp)
 	}
 	boom := engine.ErrCorrupt

@@ -16,8 +16,8 @@ import (
 	"github.com/chatbridge/chatbridge/engine"
 )
 
-// suiteBase is the fixed time the suite's messages and usage are dated from.
-var suiteBase = time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
+// suiteBase returns the fixed time the suite's messages and usage are dated from.
+func suiteBase() time.Time { return time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC) }
 
 // RunStoreSuite runs the engine.Store conformance tests against the stores
 // that open returns. open is called once per subtest and must return an
@@ -89,12 +89,12 @@ func check(t *testing.T, err error) {
 	}
 }
 
-// msg builds the i-th test message, dated i minutes after suiteBase.
+// msg builds the i-th test message, dated i minutes after suiteBase().
 func msg(i int) engine.Message {
 	m := engine.Message{
 		Role:      engine.RoleUser,
 		Content:   fmt.Sprintf("message %d", i),
-		Timestamp: suiteBase.Add(time.Duration(i) * time.Minute),
+		Timestamp: suiteBase().Add(time.Duration(i) * time.Minute),
 		Tokens:    10 + i,
 	}
 	if i%2 == 1 {
@@ -371,7 +371,7 @@ func testDeleteConversations(t *testing.T, s engine.Store) {
 	appendN(t, s, b1.ID, 2)
 	for _, k := range []engine.ConversationKey{a, b} {
 		check(t, s.SetSetting(ctx, k, "model", "m-"+string(k)))
-		check(t, s.PutReply(ctx, engine.ReplyState{ID: "r-" + string(k), Key: k, Status: engine.ReplyStreaming, UpdatedAt: suiteBase}))
+		check(t, s.PutReply(ctx, engine.ReplyState{ID: "r-" + string(k), Key: k, Status: engine.ReplyStreaming, UpdatedAt: suiteBase()}))
 	}
 
 	check(t, s.DeleteConversations(ctx, a))
@@ -475,9 +475,9 @@ func testReplies(t *testing.T, s engine.Store) {
 	key := engine.ConversationKey("telegram:7")
 	put := func(id string, st engine.ReplyStatus, minute int) engine.ReplyState {
 		r := engine.ReplyState{
-			ID: id, Key: key, Conversation: "c", Event: "ev-" + engine.EventID(id), Status: st,
+			ID: id, Key: key, Chat: "7", Thread: "t", Conversation: "c", Event: "ev-" + engine.EventID(id), Status: st,
 			MessageIDs: []engine.MessageID{"m1", "m2"}, Text: "partial " + id,
-			UpdatedAt: suiteBase.Add(time.Duration(minute) * time.Minute),
+			UpdatedAt: suiteBase().Add(time.Duration(minute) * time.Minute),
 		}
 		check(t, s.PutReply(ctx, r))
 		return r
@@ -497,9 +497,9 @@ func testReplies(t *testing.T, s engine.Store) {
 		t.Fatalf("UnfinishedReplies = %+v, want r2 then r1", got)
 	}
 	g := got[0]
-	if g.Key != key || g.Conversation != "c" || g.Event != "ev-r2" || g.Status != engine.ReplyStreaming ||
+	if g.Key != key || g.Chat != "7" || g.Thread != "t" || g.Conversation != "c" || g.Event != "ev-r2" || g.Status != engine.ReplyStreaming ||
 		!slices.Equal(g.MessageIDs, []engine.MessageID{"m1", "m2"}) || g.Text != "partial r2" ||
-		!g.UpdatedAt.Equal(suiteBase.Add(time.Minute)) {
+		!g.UpdatedAt.Equal(suiteBase().Add(time.Minute)) {
 		t.Errorf("stored reply = %+v", g)
 	}
 	put("r1", engine.ReplyDone, 4)
@@ -560,10 +560,10 @@ func testCancelledContext(t *testing.T, s engine.Store) {
 	if _, err := s.ActiveConversation(ctx, "telegram:1"); !errors.Is(err, context.Canceled) {
 		t.Errorf("ActiveConversation with a cancelled context = %v", err)
 	}
-	if err := s.RecordUsage(ctx, suiteBase, "u", engine.Usage{Cost: 1}); !errors.Is(err, context.Canceled) {
+	if err := s.RecordUsage(ctx, suiteBase(), "u", engine.Usage{Cost: 1}); !errors.Is(err, context.Canceled) {
 		t.Errorf("RecordUsage with a cancelled context = %v", err)
 	}
-	if d := must(s.UsageOn(t.Context(), suiteBase.Format(time.DateOnly), "")); d.Requests != 0 {
+	if d := must(s.UsageOn(t.Context(), suiteBase().Format(time.DateOnly), "")); d.Requests != 0 {
 		t.Errorf("cancelled RecordUsage was recorded: %+v", d)
 	}
 }
@@ -581,7 +581,7 @@ func testConcurrentAppend(t *testing.T, s engine.Store) {
 				if _, err := s.AppendMessage(ctx, c.ID, m); err != nil {
 					errs <- err
 				}
-				if err := s.RecordUsage(ctx, suiteBase, "u", engine.Usage{TotalTokens: 1, Cost: 0.5}); err != nil {
+				if err := s.RecordUsage(ctx, suiteBase(), "u", engine.Usage{TotalTokens: 1, Cost: 0.5}); err != nil {
 					errs <- err
 				}
 			}
@@ -610,7 +610,7 @@ func testConcurrentAppend(t *testing.T, s engine.Store) {
 		t.Errorf("%d messages with %d distinct ids, want %d", len(msgs), len(ids), workers*each)
 	}
 	for _, user := range []engine.UserID{"", "u"} {
-		d := must(s.UsageOn(ctx, suiteBase.Format(time.DateOnly), user))
+		d := must(s.UsageOn(ctx, suiteBase().Format(time.DateOnly), user))
 		if d.Requests != workers*each || d.TotalTokens != workers*each || d.Cost != 0.5*workers*each {
 			t.Errorf("usage of %q after concurrent records = %+v", user, d)
 		}

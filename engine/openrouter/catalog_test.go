@@ -164,7 +164,7 @@ func TestModels_Cache(t *testing.T) {
 	})
 }
 
-func TestKey(t *testing.T) {
+func TestKey_Info(t *testing.T) {
 	t.Run("unlimited", func(t *testing.T) {
 		_, c := newPair(t, openrouter.Options{})
 		k, err := c.Key(context.Background())

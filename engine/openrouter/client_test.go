@@ -616,9 +616,9 @@ func TestClient_BaseURLTrailingSlash(t *testing.T) {
 	}
 }
 
-// TestError_NoKey checks that the API key appears in no error text, even
+// TestError_NoKeyInText checks that the API key appears in no error text, even
 // when the server echoes it back.
-func TestError_NoKey(t *testing.T) {
+func TestError_NoKeyInText(t *testing.T) {
 	const key = "sk-or-v1-0123456789abcdef-secret"
 	echo := func(status int, contentType, format string) openroutertest.Script {
 		return openroutertest.Script{Handler: func(w http.ResponseWriter, r *http.Request) {
@@ -674,7 +674,7 @@ func TestError_NoKey(t *testing.T) {
 	})
 }
 
-func TestClassifyStatus(t *testing.T) {
+func TestClassifyStatus_Bodies(t *testing.T) {
 	tests := []struct {
 		name       string
 		status     int
@@ -687,6 +687,8 @@ func TestClassifyStatus(t *testing.T) {
 		{name: "401", status: 401, body: `{"error":{"code":401,"message":"No auth credentials found"}}`, kind: engine.ErrKeyRejected, msg: "No auth credentials found"},
 		{name: "402 empty body", status: 402, kind: engine.ErrNoCredits, msg: "Payment Required"},
 		{name: "403 guardrail", status: 403, body: `{"error":{"code":403,"message":"Request blocked: prompt injection patterns detected"}}`, kind: engine.ErrForbidden},
+		{name: "403 permission wording is not a key problem", status: 403, body: `{"error":{"code":403,"message":"You are not authorized to use this model"}}`, kind: engine.ErrForbidden},
+		{name: "403 authentication wording", status: 403, body: `{"error":{"code":403,"message":"Authentication failed: key disabled"}}`, kind: engine.ErrKeyRejected},
 		{name: "403 region availability", status: 403, body: `{"error":{"message":"geo","error_type":"permission_denied","availability":{"code":"region_restricted","retryable":false}}}`, kind: engine.ErrForbidden},
 		{name: "400 model_not_found availability", status: 400, body: `{"error":{"message":"acme/fake-1.0 is not a valid model ID","error_type":"invalid_request","http_status":400,"availability":{"code":"model_not_found","retryable":false}}}`, kind: engine.ErrUnknownModel},
 		{name: "404 deprecated", status: 404, body: `{"error":{"message":"Quasar Alpha was a stealth model","error_type":"not_found","availability":{"code":"model_deprecated","retryable":false}}}`, kind: engine.ErrUnknownModel},

@@ -232,7 +232,7 @@ func (e apiError) isAuth() bool {
 		return true
 	}
 	m := strings.ToLower(e.message)
-	return strings.Contains(m, "auth") || strings.Contains(m, "invalid api key")
+	return containsAny(m, "authentication", "auth credentials", "unauthenticated", "invalid api key", "api key is invalid")
 }
 
 func (e apiError) isContextLength() bool {

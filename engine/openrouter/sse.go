@@ -19,8 +19,10 @@ const (
 	maxEmptyReads  = 100     // consecutive (0, nil) reads before giving up
 )
 
-// errLineTooLong is returned by lineReader.next for a line over its limit.
-var errLineTooLong = errors.New("sse line too long")
+// lineTooLongError is returned by lineReader.next for a line over its limit.
+type lineTooLongError struct{}
+
+func (lineTooLongError) Error() string { return "sse line too long" }
 
 // lineReader splits a byte stream into lines ended by LF, CRLF or a lone CR,
 // as the server-sent events format defines them. Unlike bufio.Scanner it
@@ -75,7 +77,7 @@ func (lr *lineReader) next() ([]byte, error) {
 			return line, lr.err
 		}
 		if lr.end-lr.start > lr.max {
-			return nil, errLineTooLong
+			return nil, lineTooLongError{}
 		}
 		scanned := scan - lr.start // fill moves the data to the front
 		if err := lr.fill(); err != nil {
@@ -94,7 +96,7 @@ func (lr *lineReader) fill() error {
 	if lr.end == len(lr.buf) {
 		grown := make([]byte, min(2*len(lr.buf), lr.max+1))
 		if len(grown) <= len(lr.buf) {
-			return errLineTooLong
+			return lineTooLongError{}
 		}
 		copy(grown, lr.buf[:lr.end])
 		lr.buf = grown
@@ -366,7 +368,7 @@ func (s *streamState) endError(ctx context.Context, readErr error) error {
 	if s.done {
 		return nil
 	}
-	if errors.Is(readErr, errLineTooLong) {
+	if errors.Is(readErr, lineTooLongError{}) {
 		return &engine.ProviderError{Kind: engine.ErrMidStream,
 			Message: fmt.Sprintf("sse line over %d bytes", maxLineBytes), Err: readErr}
 	}

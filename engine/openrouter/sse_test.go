@@ -456,6 +456,15 @@ func TestParseStream_LongLine(t *testing.T) {
 	}
 }
 
+func TestParseStream_LineTooLong(t *testing.T) {
+	in := chunk("kept") + "data: " + strings.Repeat("x", maxLineBytes+10) + "\n\n" + finishChunk + doneEvent
+	p := parse(t, strings.NewReader(in))
+	pe, ok := engine.AsProviderError(p.err)
+	if !ok || pe.Kind != engine.ErrMidStream || p.comp.Text != "kept" {
+		t.Fatalf("err = %v, text %q; want ErrMidStream with the text so far", p.err, p.comp.Text)
+	}
+}
+
 func TestLineReader_Lines(t *testing.T) {
 	in := "a\nb\r\nc\rd\r\n\r\n\ne"
 	want := []string{"a", "b", "c", "d", "", "", "e"}
@@ -487,8 +496,8 @@ func TestLineReader_Lines(t *testing.T) {
 
 func TestLineReader_TooLong(t *testing.T) {
 	lr := newLineReader(strings.NewReader(strings.Repeat("x", 100)+"\nshort\n"), 50)
-	if _, err := lr.next(); !errors.Is(err, errLineTooLong) {
-		t.Fatalf("err = %v, want errLineTooLong", err)
+	if _, err := lr.next(); !errors.Is(err, lineTooLongError{}) {
+		t.Fatalf("err = %v, want lineTooLongError", err)
 	}
 }
 
@@ -504,7 +513,7 @@ func TestLineReader_NoProgress(t *testing.T) {
 	}
 }
 
-func TestParseRetryAfter(t *testing.T) {
+func TestParseRetryAfter_Values(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	tests := []struct {
 		in   string
@@ -546,26 +555,25 @@ func TestSnippet_HTML(t *testing.T) {
 }
 
 // sseSample is a typical stream: keep-alives, reasoning, content, finish,
-// usage and [DONE]. It has sseSampleChunks data events.
-func sseSample() []byte {
+// usage and [DONE]. It has reasoning+content+3 data events.
+func sseSample(reasoning, content int) []byte {
 	var b bytes.Buffer
 	b.WriteString(keepAlive + keepAlive)
-	for i := range 20 {
+	for i := range reasoning {
 		b.WriteString(reasoningChunk(fmt.Sprintf("step %d ", i)))
 	}
-	for i := range 176 {
+	for i := range content {
 		b.WriteString(fmt.Sprintf(`data: {"id":"gen-1739458867-kUKFaaaaaaaaaaaa","provider":"OpenAI","model":"openai/gpt-4o-mini","object":"chat.completion.chunk","created":1739458867,"choices":[{"index":0,"delta":{"role":"assistant","content":"word%d "},"finish_reason":null,"native_finish_reason":null,"logprobs":null}],"system_fingerprint":"fp_72ed7ab54c"}`+"\n\n", i))
 	}
 	b.WriteString(finishChunk + usageChunk + doneEvent)
 	return b.Bytes()
 }
 
-const sseSampleChunks = 20 + 176 + 3
-
 // BenchmarkSSEParse measures the parser (framing and JSON decoding) on an
 // in-memory stream; ns/chunk is the cost of one data event.
 func BenchmarkSSEParse(b *testing.B) {
-	data := sseSample()
+	const reasoning, content = 20, 176
+	data := sseSample(reasoning, content)
 	ctx := context.Background()
 	noop := func(engine.Delta) error { return nil }
 	b.SetBytes(int64(len(data)))
@@ -575,11 +583,11 @@ func BenchmarkSSEParse(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*sseSampleChunks), "ns/chunk")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*(reasoning+content+3)), "ns/chunk")
 }
 
 func FuzzSSE(f *testing.F) {
-	f.Add(sseSample())
+	f.Add(sseSample(1, 2))
 	f.Add([]byte(keepAlive + chunk("a") + finishChunk + doneEvent))
 	f.Add([]byte(strings.ReplaceAll(chunk("a")+doneEvent, "\n", "\r")))
 	f.Add([]byte(`data: {"error":{"code":"x","message":"m"},"choices":[]}` + "\n\n"))

@@ -36,8 +36,11 @@ type Options struct {
 	FallbackModels  []string
 	HistoryMessages int // how many earlier messages go with a turn; default 50
 	MaxRetries      int // provider retries while nothing was shown; default 3
-	Limits          Limits
-	Access          map[Platform]Access
+	// IdleTimeout cuts a provider stream that sends nothing for this long
+	// (openrouter.timeout); 0: no limit.
+	IdleTimeout time.Duration
+	Limits      Limits
+	Access      map[Platform]Access
 	// ErrorDetails logs errors with their details (enable_error_logging).
 	ErrorDetails bool
 	// QueueLength is how many events may wait per conversation; default 32.

@@ -140,10 +140,7 @@ func (e *Engine) generate(ctx context.Context, req *Request, s *stream) (*Comple
 	trimmed := false
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
-		comp, err := e.prov.Stream(ctx, req, func(d Delta) error {
-			s.Append(d.Content)
-			return nil
-		})
+		comp, err := e.streamOnce(ctx, req, s)
 		e.stats.observe(time.Since(start), err)
 		if err == nil {
 			return comp, nil
@@ -173,6 +170,32 @@ func (e *Engine) generate(ctx context.Context, req *Request, s *stream) (*Comple
 			return comp, context.Cause(ctx)
 		}
 	}
+}
+
+// errIdle is the cause an attempt is cancelled with when the provider sends
+// nothing for IdleTimeout.
+var errIdle = errors.New("provider idle")
+
+// streamOnce makes one provider call. A stream that sends nothing (not even
+// a keep-alive delta) for IdleTimeout is cut and reported as a timeout, so a
+// stalled connection cannot hold a conversation forever.
+func (e *Engine) streamOnce(ctx context.Context, req *Request, s *stream) (*Completion, error) {
+	if e.opts.IdleTimeout <= 0 {
+		return e.prov.Stream(ctx, req, func(d Delta) error { s.Append(d.Content); return nil })
+	}
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	idle := time.AfterFunc(e.opts.IdleTimeout, func() { cancel(errIdle) })
+	defer idle.Stop()
+	comp, err := e.prov.Stream(actx, req, func(d Delta) error {
+		idle.Reset(e.opts.IdleTimeout)
+		s.Append(d.Content)
+		return nil
+	})
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(actx), errIdle) {
+		err = &ProviderError{Kind: ErrTimeout, Message: fmt.Sprintf("no data for %s", e.opts.IdleTimeout), Err: err}
+	}
+	return comp, err
 }
 
 // trimHistory drops the oldest half of the history (never the system

@@ -185,6 +185,29 @@ func TestTurn_ProviderErrors(t *testing.T) {
 			}
 		})
 	})
+	t.Run("a stalled stream times out and is retried", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			prov := enginetest.NewProvider(
+				enginetest.Script{FirstDelay: time.Hour},
+				enginetest.Script{Deltas: []string{"second try"}},
+			)
+			h := newHarness(t, testCaps(), prov, func(o *engine.Options) { o.IdleTimeout = 20 * time.Second })
+			defer h.close()
+			r := enginetest.NewReplier(4096, engine.UTF16)
+			h.send(r, "c1", "hi")
+			h.settle()
+			reqs := prov.Requests()
+			if len(reqs) != 2 {
+				t.Fatalf("requests = %d, want 2", len(reqs))
+			}
+			if gap := reqs[1].At.Sub(reqs[0].At); gap < 20*time.Second || gap > 60*time.Second {
+				t.Errorf("retry after %s, want the 20s idle timeout plus a backoff", gap)
+			}
+			if got := r.Last(); got != "second try" {
+				t.Errorf("shown %q", got)
+			}
+		})
+	})
 	t.Run("context too long trims history once", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			prov := enginetest.NewProvider()

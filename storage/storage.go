@@ -54,7 +54,8 @@ type Options struct {
 	// own AES encryption; it must be 16, 24 or 32 bytes. The store keeps no
 	// reference to the slice after Open returns.
 	EncryptionKey []byte
-	// Logger receives Badger's warnings and errors; nil uses slog.Default.
+	// Logger receives the store's and Badger's warnings and errors (Badger's
+	// chatter goes to debug level); nil uses slog.Default.
 	Logger *slog.Logger
 	// Now is the clock for creation times and zero message timestamps; nil
 	// is time.Now. Seen-event TTLs always use Badger's real clock.
@@ -105,7 +106,6 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	log = log.With("component", "badger")
 	now := o.Now
 	if now == nil {
 		now = time.Now
@@ -119,7 +119,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 
 	bo := badger.DefaultOptions(o.Dir).
 		WithSyncWrites(o.SyncWrites).
-		WithLogger(badgerLogger{log}).
+		WithLogger(badgerLogger{log.With("component", "badger")}).
 		WithMemTableSize(memTableSize).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(3).

@@ -144,6 +144,7 @@ func newEngine(cfg *config.Config, prov engine.Provider, st engine.Store, tracke
 		FallbackModels:  cfg.OpenRouter.FallbackModels,
 		HistoryMessages: cfg.OpenRouter.HistoryMessages,
 		MaxRetries:      cfg.OpenRouter.MaxRetries,
+		IdleTimeout:     cfg.OpenRouter.Timeout.Duration,
 		Limits: engine.Limits{
 			RequestsPerMinute: cfg.Limits.RequestsPerMinute,
 			MaxInputChars:     cfg.Limits.MaxInputChars,

@@ -165,6 +165,9 @@ func TestCommands_UsageTitleTagsExportStatus(t *testing.T) {
 		if got := h.command("/usage"); !strings.Contains(got, "1 requests, 10 tokens, $0.2500") {
 			t.Errorf("/usage = %q", got)
 		}
+		if got := h.command("/title"); got != "Title: question" {
+			t.Errorf("/title after the first exchange = %q, want the first message as title", got)
+		}
 		if got := h.command("/title My chat"); !strings.Contains(got, "My chat") {
 			t.Errorf("/title = %q", got)
 		}

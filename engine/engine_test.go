@@ -10,6 +10,7 @@ import (
 
 	"github.com/chatbridge/chatbridge/engine"
 	"github.com/chatbridge/chatbridge/engine/enginetest"
+	"github.com/chatbridge/chatbridge/engine/health"
 )
 
 const testPlatform engine.Platform = "test"
@@ -59,6 +60,7 @@ func newHarness(t *testing.T, caps engine.Caps, prov *enginetest.Provider, opts 
 	o := engine.Options{
 		Provider: prov,
 		Store:    st,
+		Health:   health.NewTracker(),
 		Defaults: engine.Settings{Model: "openai/gpt-4o-mini", Temperature: 0.7, MaxTokens: 1024,
 			SystemPrompt: "Be brief.", Streaming: true},
 		MaxRetries: 3,

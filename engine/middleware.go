@@ -132,6 +132,14 @@ func (e *Engine) rateLimit() Middleware {
 			who := string(ev.Platform) + ":" + string(ev.User)
 			mu.Lock()
 			lim, ok := limiters[who]
+			if !ok && len(limiters) >= 10_000 {
+				// Forget users whose bucket has refilled: they lose nothing.
+				for k, l := range limiters {
+					if l.Tokens() >= float64(rpm) {
+						delete(limiters, k)
+					}
+				}
+			}
 			if !ok {
 				lim = rate.NewLimiter(rate.Every(time.Minute/time.Duration(rpm)), rpm)
 				limiters[who] = lim

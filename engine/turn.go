@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	"github.com/chatbridge/chatbridge/engine/health"
 )
 
 // Backoff bounds for provider retries.
@@ -113,6 +115,22 @@ func (e *Engine) runTurn(ctx context.Context, r Replier, ev *Event, text string,
 	}
 	state.Status, state.Text, state.UpdatedAt = status, "", time.Now().UTC()
 	e.putReply(dctx, state)
+	if conv.Title == "" && !retry {
+		e.titleFrom(dctx, conv.ID, text)
+	}
+}
+
+// titleFrom gives a conversation without a title one taken from its first
+// user message.
+func (e *Engine) titleFrom(ctx context.Context, id ConversationID, text string) {
+	conv, err := e.store.Conversation(ctx, id)
+	if err != nil || conv.Title != "" {
+		return
+	}
+	conv.Title = truncateLine(text, 60)
+	if err := e.store.UpdateConversation(ctx, conv); err != nil {
+		e.log.Warn("set title", "err", err)
+	}
 }
 
 // buildMessages assembles the provider request: the system prompt, the
@@ -142,6 +160,7 @@ func (e *Engine) generate(ctx context.Context, req *Request, s *stream) (*Comple
 		start := time.Now()
 		comp, err := e.streamOnce(ctx, req, s)
 		e.stats.observe(time.Since(start), err)
+		e.reportProvider(err)
 		if err == nil {
 			return comp, nil
 		}
@@ -169,6 +188,26 @@ func (e *Engine) generate(ctx context.Context, req *Request, s *stream) (*Comple
 		if err := sleep(ctx, wait); err != nil {
 			return comp, context.Cause(ctx)
 		}
+	}
+}
+
+// providerComponent is the provider's name in the health tracker.
+const providerComponent = "model API"
+
+// reportProvider tells the health tracker how the last provider call went.
+// A cancelled call says nothing about the provider.
+func (e *Engine) reportProvider(err error) {
+	if e.health == nil {
+		return
+	}
+	pe, ok := AsProviderError(err)
+	switch {
+	case err == nil:
+		e.health.Set(providerComponent, health.StateOK, "")
+	case ok && (pe.Kind == ErrKeyRejected || pe.Kind == ErrNoCredits):
+		e.health.Set(providerComponent, health.StateDown, pe.Safe())
+	case ok:
+		e.health.Set(providerComponent, health.StateDegraded, pe.Safe())
 	}
 }
 

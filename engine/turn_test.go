@@ -158,6 +158,10 @@ func TestTurn_ProviderErrors(t *testing.T) {
 			if got := r.Last(); !strings.Contains(got, "rejected the API key") {
 				t.Errorf("shown %q, want it to say the API key was rejected", got)
 			}
+			if got := h.command("/status"); !strings.Contains(got, "model API: down (The model provider rejected the API key.") ||
+				!strings.Contains(got, "Status: down") {
+				t.Errorf("/status after a 401 = %q, want the model API down with the reason", got)
+			}
 		})
 	})
 	t.Run("5xx retried with growing backoff, then fails", func(t *testing.T) {

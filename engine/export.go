@@ -199,18 +199,3 @@ func roleTitle(r Role) string {
 	}
 	return string(r)
 }
-
-// openFence returns a closer for the fenced code block that s leaves open
-// (see fence.go), or "".
-func openFence(s string) string {
-	var sc fenceScanner
-	for ls := 0; ls < len(s); {
-		le := lineEnd(s, ls)
-		sc.line(s, ls, le)
-		ls = le
-	}
-	if !sc.open {
-		return ""
-	}
-	return strings.Repeat(string(sc.cur.ch), sc.cur.n)
-}

@@ -144,7 +144,13 @@ func lineEnd(text string, ls int) int {
 // scanFences returns the fenced code blocks of text in order. A block never
 // closed has cs == ce == len(text).
 func scanFences(text string) []fence {
-	var fs []fence
+	// Each block has at least one fence run in its opener line and one in
+	// its closer (or is the last), so this sizes the slice once.
+	runs := strings.Count(text, "```") + strings.Count(text, "~~~")
+	if runs == 0 {
+		return nil
+	}
+	fs := make([]fence, 0, runs/2+1)
 	var sc fenceScanner
 	for ls := 0; ls < len(text); {
 		le := lineEnd(text, ls)
@@ -161,9 +167,8 @@ func scanFences(text string) []fence {
 }
 
 // FencesBalanced reports whether every fenced code block opened in s (``` or
-// ~~~, per CommonMark) is closed again in s. Every part Split returns is
-// balanced, except that the last one keeps a block the text itself leaves
-// open, and except when the limit is too small to close and reopen blocks.
+// ~~~ fences, per CommonMark) is closed again in s. The parts Split returns
+// are balanced, but for the exceptions its documentation lists.
 func FencesBalanced(s string) bool {
 	var sc fenceScanner
 	for ls := 0; ls < len(s); {
@@ -172,4 +177,94 @@ func FencesBalanced(s string) bool {
 		ls = le
 	}
 	return !sc.open
+}
+
+// JoinParts undoes Split: it concatenates the parts, in order, after
+// removing the fence closer and opener line that Split added where it cut
+// inside a code block, so that JoinParts(Split(text, limit, u)) == text
+// exactly, for every text, limit and unit.
+//
+// It recognises a repair at the boundary between two parts by its shape:
+// the next part's first line is a complete fence opener line with a run of n
+// characters and more text after it, and the part before ends with a line of
+// exactly n of those characters (Split's closer after a line break; the line
+// break stays) or n+1 of them (Split's "\n" and closer after a partial line;
+// both go). Split never cuts a text so that it shows this shape by itself.
+// On parts Split did not make, JoinParts may remove such lines too.
+func JoinParts(parts []string) string {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	front := 0 // bytes of reopened opener line to drop from parts[i]
+	for i, p := range parts {
+		body := p[front:]
+		front = 0
+		if i+1 < len(parts) {
+			if keep, opener := repairAt(body, parts[i+1]); opener > 0 {
+				body, front = body[:keep], opener
+			}
+		}
+		b.WriteString(body)
+	}
+	return b.String()
+}
+
+// repairAt reports whether the boundary between a part (body, its reopened
+// opener already dropped) and the next one is a Split repair: then it
+// returns how much of body to keep and the length of next's opener line.
+func repairAt(body, next string) (keep, opener int) {
+	nl := strings.IndexByte(next, '\n')
+	if nl < 0 || nl+1 == len(next) {
+		return 0, 0
+	}
+	ch, n, ok := fenceOpener(next[:nl])
+	if !ok {
+		return 0, 0
+	}
+	last := strings.LastIndexByte(body, '\n')
+	if last < 0 {
+		return 0, 0
+	}
+	closer := body[last+1:]
+	if !fenceRunOnly(closer) || closer[0] != ch {
+		return 0, 0
+	}
+	switch {
+	case len(closer) == n:
+		return last + 1, nl + 1
+	case len(closer) == n+1 && last > 0:
+		return last, nl + 1
+	}
+	return 0, 0
+}
+
+// openFence returns a closer for the fenced code block that s leaves open,
+// or "" when every block is closed.
+func openFence(s string) string {
+	var sc fenceScanner
+	for ls := 0; ls < len(s); {
+		le := lineEnd(s, ls)
+		sc.line(s, ls, le)
+		ls = le
+	}
+	if !sc.open {
+		return ""
+	}
+	return strings.Repeat(string(sc.cur.ch), sc.cur.n)
+}
+
+// closeFence returns s with the code block it leaves open (if any) closed
+// by a matching fence, so text appended after it is not shown as code.
+func closeFence(s string) string {
+	closer := openFence(s)
+	if closer == "" {
+		return s
+	}
+	if !strings.HasSuffix(s, "\n") {
+		s += "\n"
+	}
+	return s + closer
 }

@@ -53,9 +53,7 @@ func (e *Engine) markInterrupted(ctx context.Context, r Replier, st ReplyState) 
 		last = parts[n-1]
 	}
 	text := strings.TrimRight(last, " \t\n")
-	if text != "" && !FencesBalanced(text) {
-		text += "\n```"
-	}
+	text = closeFence(text)
 	if text != "" {
 		text += "\n\n"
 	}

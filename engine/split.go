@@ -40,20 +40,23 @@ type Part struct {
 //
 // A fenced code block open at a cut is closed at the end of the part and its
 // opener line repeated at the start of the next (see Part); the additions
-// count toward the limit. Every part then has balanced fences, but for two
-// exceptions. A block the text leaves open (a reply still streaming) stays
-// open in the last part: closing it would make Split("```\nx") look exactly
-// like Split("```\nx\n```"), so no JoinParts could undo it. A block whose
-// opener line and closer leave no room for a character within limit is cut
-// without repair, and so is a fence line longer than a whole part.
+// count toward the limit. Every part then has balanced fences (see
+// FencesBalanced), with three exceptions. A block the text leaves open (a
+// reply still streaming) stays open in the last part: closing it would make
+// Split("```\nx") look exactly like Split("```\nx\n```"), and no JoinParts
+// could tell them apart. A block is not repaired when its opener line, a
+// closer and one character do not fit in limit. And a fence line, or a run of
+// fence characters, longer than a whole part has to be cut somewhere inside.
 //
 // Nothing is lost: JoinParts(Split(text, limit, u)) == text for every text,
-// limit and u. No part is empty and no part is only whitespace unless the
-// text has that much whitespace in a row. A part exceeds limit only when
-// limit is smaller than one character (limit 1 and an emoji in UTF16).
+// limit and u. No part is empty, and a part is all whitespace only where the
+// text has about a part's worth of whitespace in a row. A part exceeds limit
+// only when limit is smaller than one character (limit 1 and an emoji in
+// UTF16); that character then makes a part of its own.
 //
-// Split runs in time linear in len(text); it is meant to be called on every
-// flush of a growing reply.
+// Split takes time linear in len(text) and allocates little (the result,
+// and one string per part it adds fences to): it is meant to be called on
+// every flush of a growing reply.
 func Split(text string, limit int, u LenUnit) []string {
 	if text == "" {
 		return nil
@@ -86,67 +89,6 @@ func SplitParts(text string, limit int, u LenUnit) []Part {
 	}
 }
 
-// JoinParts undoes Split: it concatenates the parts after removing the fence
-// closer and opener line that Split added where it cut inside a code block,
-// so that JoinParts(Split(text, limit, u)) == text exactly.
-//
-// It recognises a repair at the boundary between two parts by its shape:
-// the next part's first line is a complete fence opener line with a run of n
-// characters and more text after it, and the part before ends with a line of
-// exactly n of those characters (Split's closer after a line break; the line
-// break stays) or n+1 of them (Split's "\n" and closer after a partial line;
-// both go). Split never cuts a text so that it shows this shape by itself.
-// On parts Split did not make, JoinParts may remove such lines too.
-func JoinParts(parts []string) string {
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	var b strings.Builder
-	b.Grow(n)
-	front := 0 // bytes of reopened opener line to drop from parts[i]
-	for i, p := range parts {
-		body := p[front:]
-		front = 0
-		if i+1 < len(parts) {
-			if keep, opener := repairAt(body, parts[i+1]); opener > 0 {
-				body, front = body[:keep], opener
-			}
-		}
-		b.WriteString(body)
-	}
-	return b.String()
-}
-
-// repairAt reports whether the boundary between a part (body, its reopened
-// opener already dropped) and the next one is a Split repair: then it
-// returns how much of body to keep and the length of next's opener line.
-func repairAt(body, next string) (keep, opener int) {
-	nl := strings.IndexByte(next, '\n')
-	if nl < 0 || nl+1 == len(next) {
-		return 0, 0
-	}
-	ch, n, ok := fenceOpener(next[:nl])
-	if !ok {
-		return 0, 0
-	}
-	last := strings.LastIndexByte(body, '\n')
-	if last < 0 {
-		return 0, 0
-	}
-	closer := body[last+1:]
-	if !fenceRunOnly(closer) || closer[0] != ch {
-		return 0, 0
-	}
-	switch {
-	case len(closer) == n:
-		return last + 1, nl + 1
-	case len(closer) == n+1 && last > 0:
-		return last, nl + 1
-	}
-	return 0, 0
-}
-
 // splitter produces the parts of one text, one at a time.
 type splitter struct {
 	text   string
@@ -154,6 +96,7 @@ type splitter struct {
 	u      LenUnit
 	fences []fence
 	pos    int // where the next part's body starts
+	posLS  int // where the line holding pos starts
 	reopen int // index of the fence the next part reopens, or -1
 }
 
@@ -206,6 +149,7 @@ func (sp *splitter) next() (Part, bool) {
 	if sp.limit > 0 {
 		end = sp.cut(start, budget)
 	}
+	sp.posLS = sp.lineStart(start, end)
 	sp.pos, sp.reopen = end, -1
 	p.Body = text[start:end]
 	closeN := 0
@@ -258,6 +202,15 @@ func (sp *splitter) fenceIndex(p int) int {
 	return lo
 }
 
+// lineStart returns where the line holding c starts, for start <= c, in
+// time proportional to c-start rather than to the line's length.
+func (sp *splitter) lineStart(start, c int) int {
+	if i := strings.LastIndexByte(sp.text[start:c], '\n'); i >= 0 {
+		return start + i + 1
+	}
+	return sp.posLS
+}
+
 // closerAt returns the units of the closer a cut at p needs: none outside a
 // repaired block, else the opener's run after a line break, else "\n" and a
 // run one longer.
@@ -282,48 +235,28 @@ func (sp *splitter) closerAt(fi, p int) (units int, repair bool) {
 func (sp *splitter) cut(start, budget int) int {
 	text := sp.text
 	fi := sp.fenceIndex(start)
-	ls := strings.LastIndexByte(text[:start], '\n') + 1
-	fenceLine := fenceStart(text[ls:]) // the current line looks like a fence line
-	lineBlank := ls == start           // the current line is blank so far
-	prevBlank := false                 // the line before the current one was blank
-	seen := false                      // text[start:p] has a non-space
-	var para, line, sentence, space, hard cand
+	fenceLine := fenceStart(text[sp.posLS:]) // the current line looks like a fence line
+	lineBlank := sp.posLS == start           // the current line is blank so far
+	prevBlank := false                       // the line before the current one was blank
+	seen := false                            // text[start:p] has a non-space
+	var para, line, sentence, space cand
+	var closerLine cand // the line break before a repaired block's closer line
+	// fits reports whether a cut at p fits with the closer it needs, and
+	// whether it needs one.
+	fits := func(p, used int) (ok, repair bool) {
+		for fi < len(sp.fences) && sp.fences[fi].ce <= p {
+			fi++
+		}
+		closer, repair := sp.closerAt(fi, p)
+		return used+closer <= budget, repair
+	}
 	used := 0
 	p := start
 	for p < len(text) {
-		if p > start {
-			for fi < len(sp.fences) && sp.fences[fi].ce <= p {
-				fi++
-			}
-			closer, repair := sp.closerAt(fi, p)
-			if used+closer <= budget {
-				hard = cand{p, used}
-				switch {
-				case !seen:
-				case text[p-1] == '\n':
-					// Right after an opener line the part would end in an
-					// empty block; the cut before the opener is as good.
-					if !repair || p != sp.fences[fi].oe {
-						line = cand{p, used}
-						if prevBlank {
-							para = line
-						}
-					}
-				case fenceLine || fenceStart(text[p:]):
-				case text[p-1] == ' ' || text[p-1] == '\t':
-					space = cand{p, used}
-					if p >= 2 && text[p-1] == ' ' && (text[p-2] == '.' || text[p-2] == '!' || text[p-2] == '?') {
-						sentence = space
-					}
-				case text[p-1] >= utf8.RuneSelf && sentenceEndCJK(text[:p]):
-					sentence = cand{p, used}
-				}
-			}
-		}
 		c := text[p]
+		r := rune(c)
 		w, size := 1, 1
 		if c >= utf8.RuneSelf {
-			var r rune
 			r, size = utf8.DecodeRuneInString(text[p:])
 			w = runeUnits(sp.u, r, size)
 		}
@@ -331,55 +264,108 @@ func (sp *splitter) cut(start, budget int) int {
 			break
 		}
 		used += w
+		p += size
+		// Only positions after a line break, a space or a CJK sentence end
+		// are candidates; the hard cut is found from the limit afterwards.
 		switch c {
 		case '\n':
 			prevBlank, lineBlank = lineBlank, true
-			fenceLine = fenceStart(text[p+1:])
-		case ' ', '\t', '\r':
+			fenceLine = fenceStart(text[p:])
+			if !seen {
+				continue
+			}
+			ok, repair := fits(p, used)
+			switch {
+			case !ok:
+			case repair && p == sp.fences[fi].oe:
+				// The part would end in an empty block; the cut before
+				// the opener line is as good.
+			case repair && p == sp.fences[fi].cs:
+				// The next part would begin with an empty block: take
+				// this only when no other line break will do.
+				closerLine = cand{p, used}
+			default:
+				line = cand{p, used}
+				if prevBlank {
+					para = line
+				}
+			}
+		case ' ', '\t':
+			if !seen || fenceLine || fenceStart(text[p:]) {
+				continue
+			}
+			if ok, _ := fits(p, used); ok {
+				space = cand{p, used}
+				if p >= 2 && c == ' ' && (text[p-2] == '.' || text[p-2] == '!' || text[p-2] == '?') {
+					sentence = space
+				}
+			}
+		case '\r':
 		default:
 			lineBlank, seen = false, true
+			if (r == '。' || r == '！' || r == '？') && !fenceLine && !fenceStart(text[p:]) {
+				if ok, _ := fits(p, used); ok {
+					sentence = cand{p, used}
+				}
+			}
 		}
-		p += size
 	}
 	if p == len(text) {
 		return p
 	}
 	half := budget / 2
-	for _, c := range [...]cand{para, line, sentence, space} {
+	for _, c := range [...]cand{para, line, closerLine, sentence, space} {
 		if c.pos > start && c.used >= half {
 			return c.pos
 		}
 	}
-	if best := max(line.pos, sentence.pos, space.pos); best > start {
+	if best := max(line.pos, closerLine.pos, sentence.pos, space.pos); best > start {
 		return best
 	}
-	return sp.hardCut(start, budget, hard)
+	return sp.hardCut(start, budget, cand{p, used})
 }
 
-// hardCut cuts between two characters at or before h, the latest position
-// that fits. It steps back a little to keep emoji sequences, fence lines and
-// CRLF whole, and never leaves the part ending in a line that JoinParts would
-// take for a repair closer.
+// hardCut cuts between two characters at or before h, the limit. It steps
+// back a little to keep emoji sequences, fence lines and CRLF whole and to
+// avoid a part of only whitespace, and never leaves the part ending in a line
+// that JoinParts would take for a repair closer.
 func (sp *splitter) hardCut(start, budget int, h cand) int {
 	text := sp.text
+	// Step back to where the closer a cut would need fits too.
+	for h.pos > start {
+		if closer, _ := sp.closerAt(sp.fenceIndex(h.pos), h.pos); h.used+closer <= budget {
+			break
+		}
+		r, size := utf8.DecodeLastRuneInString(text[:h.pos])
+		h.pos -= size
+		h.used -= runeUnits(sp.u, r, size)
+	}
 	if h.pos <= start {
 		// Not one character fits: the limit is smaller than a character.
 		// Take one anyway, since dropping it would lose text.
 		_, size := utf8.DecodeRuneInString(text[start:])
 		return start + size
 	}
+	// The better tiers keep some non-space in the part, if the window has any.
+	least := start
+	for least < h.pos && (text[least] == ' ' || text[least] == '\t' || text[least] == '\n' || text[least] == '\r') {
+		least++
+	}
+	if least == h.pos {
+		least = start
+	}
 	for tier := range 3 {
 		c, used := h.pos, h.used
-		ls := strings.LastIndexByte(text[:c], '\n') + 1
+		ls := sp.lineStart(start, c)
 		for steps := 0; c > start && (tier == 2 || steps < hardLookBack); steps++ {
-			if sp.hardOK(start, budget, c, used, ls, tier) {
+			if (tier == 2 || c > least) && sp.hardOK(start, budget, c, used, ls, tier) {
 				return c
 			}
 			r, size := utf8.DecodeLastRuneInString(text[:c])
 			c -= size
 			used -= runeUnits(sp.u, r, size)
 			if c < ls {
-				ls = strings.LastIndexByte(text[:c], '\n') + 1
+				ls = sp.lineStart(start, c)
 			}
 		}
 	}
@@ -414,13 +400,6 @@ func (sp *splitter) hardOK(start, budget, c, used, ls, tier int) bool {
 		return false
 	}
 	return tier == 1 || graphemeBoundary(text, c)
-}
-
-// sentenceEndCJK reports whether s ends with an ideographic full stop or a
-// full-width exclamation or question mark, after which CJK text needs no
-// space.
-func sentenceEndCJK(s string) bool {
-	return strings.HasSuffix(s, "。") || strings.HasSuffix(s, "！") || strings.HasSuffix(s, "？")
 }
 
 // graphemeBoundary reports whether cutting text at i keeps together what

@@ -28,6 +28,7 @@ func checkSplit(t splitTB, text string, limit int, u LenUnit) []string {
 	if text == "" && len(parts) != 0 {
 		t.Fatalf("Split(\"\") = %q, want none", texts)
 	}
+	valid := utf8.ValidString(text)
 	var bodies strings.Builder
 	for i, p := range parts {
 		if p.Text != texts[i] {
@@ -50,7 +51,7 @@ func checkSplit(t splitTB, text string, limit int, u LenUnit) []string {
 				t.Fatalf("part %d measures %d, limit %d: %q", i, n, limit, p.Text)
 			}
 		}
-		if utf8.ValidString(text) && !utf8.ValidString(p.Body) {
+		if valid && !utf8.ValidString(p.Body) {
 			t.Fatalf("part %d cuts inside a UTF-8 sequence: %q", i, p.Body)
 		}
 	}
@@ -83,8 +84,11 @@ func splitRepairable(text string, limit int, u LenUnit) bool {
 	for _, line := range strings.SplitAfter(text, "\n") {
 		if strings.Contains(line, "```") || strings.Contains(line, "~~~") {
 			longest = max(longest, u.Len(line))
-			for _, ch := range []string{"`", "~"} {
-				for n := 3; strings.Contains(line, strings.Repeat(ch, n)); n++ {
+			for i, n := 0, 0; i < len(line); i++ {
+				if n++; i == 0 || line[i] != line[i-1] {
+					n = 1
+				}
+				if line[i] == '`' || line[i] == '~' {
 					run = max(run, n)
 				}
 			}
@@ -203,6 +207,8 @@ func TestSplit_CutPreference(t *testing.T) {
 			[]string{"aaaa   ", "bbbb   ", "cccc"}},
 		{"no whitespace-only part", "  \n\n  aaaa bbbb cccc dddd", 12, Runes,
 			[]string{"  \n\n  aaaa ", "bbbb cccc ", "dddd"}},
+		{"no whitespace-only part before a long cluster", "  a" + strings.Repeat("\u0301", 30), 10, Runes,
+			[]string{"  a" + strings.Repeat("\u0301", 7), strings.Repeat("\u0301", 10), strings.Repeat("\u0301", 10), strings.Repeat("\u0301", 3)}},
 		{"fits", "short text", 100, Runes, []string{"short text"}},
 		{"unlimited", strings.Repeat("x", 100), 0, Runes, []string{strings.Repeat("x", 100)}},
 		{"negative limit", "abc", -5, Runes, []string{"abc"}},
@@ -287,6 +293,19 @@ func TestSplit_Fences(t *testing.T) {
 				t.Errorf("Split =\n%q\nwant\n%q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestSplitParts_Fields(t *testing.T) {
+	text := "intro\n```go\n" + strings.Repeat("x", 12) + "\ny\n```\nend"
+	got := SplitParts(text, 24, Runes)
+	want := []Part{
+		{Text: "intro\n", Body: "intro\n", Start: 0},
+		{Text: "```go\n" + strings.Repeat("x", 12) + "\n```", Body: "```go\n" + strings.Repeat("x", 12) + "\n", Start: 6, Close: "```"},
+		{Text: "```go\ny\n```\nend", Body: "y\n```\nend", Start: 25, Reopen: "```go\n"},
+	}
+	if fmt.Sprintf("%#v", got) != fmt.Sprintf("%#v", want) {
+		t.Errorf("SplitParts =\n%#v\nwant\n%#v", got, want)
 	}
 }
 
@@ -432,4 +451,18 @@ func TestSplit_GrowingText(t *testing.T) {
 		}
 		checkSplit(t, reply[:n], 1000, UTF16)
 	}
+}
+
+func TestSplit_PropertiesFenceAlphabet(t *testing.T) {
+	// Short texts over the characters that matter to fences and cuts, so
+	// that every odd arrangement of fence runs, line ends and spaces meets
+	// every limit.
+	alphabet := []string{"`", "`", "~", " ", "\n", "\n", "a", "\r", ".", "😀", "```", "\n```\n", "```go\n"}
+	rapid.Check(t, func(t *rapid.T) {
+		text := strings.Join(rapid.SliceOfN(rapid.SampledFrom(alphabet), 0, 40).Draw(t, "tokens"), "")
+		u := rapid.SampledFrom([]LenUnit{Runes, UTF16, Bytes}).Draw(t, "unit")
+		for limit := 1; limit <= len(text)+2; limit++ {
+			checkSplit(t, text, limit, u)
+		}
+	})
 }

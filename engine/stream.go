@@ -203,9 +203,7 @@ func (s *stream) Finish(ctx context.Context, footer string) error {
 		if strings.TrimSpace(text) == "" {
 			text = footer
 		} else {
-			if !FencesBalanced(text) {
-				text += "\n```"
-			}
+			text = closeFence(text)
 			// Append rather than rewrite, so the final text extends what
 			// was shown (a terminal in a pipe only prints the new part).
 			switch {

@@ -74,6 +74,22 @@ func TestTurn_Endings(t *testing.T) {
 			}
 		})
 	})
+	t.Run("stopped inside a code block closes it with a matching fence", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			prov := enginetest.NewProvider(enginetest.Script{Deltas: []string{"Code:\n\n~~~~python\n", "print(1)"}, Hang: true})
+			h := newHarness(t, testCaps(), prov)
+			defer h.close()
+			r := enginetest.NewReplier(4096, engine.UTF16)
+			h.send(r, "c1", "hi")
+			time.Sleep(2 * time.Second)
+			h.send(r, "c1", "/stop")
+			h.settle()
+			want := "Code:\n\n~~~~python\nprint(1)\n~~~~\n\n_⏹ Stopped._"
+			if got := r.Last(); got != want {
+				t.Errorf("shown %q, want %q", got, want)
+			}
+		})
+	})
 	t.Run("failed after text", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			prov := enginetest.NewProvider(enginetest.Script{Deltas: []string{"partial answer"},

@@ -17,7 +17,10 @@ func cmdModel(ctx context.Context, c *cmdCtx) error {
 		if err != nil {
 			return NewSafeError("Could not load the settings.", err)
 		}
-		c.say(ctx, fmt.Sprintf("Model: `%s` (%s). Change it with /model <id>; see /models.", set.Model, source(stored, SettingModel)))
+		c.e.replyWith(ctx, c.r, c.ev, Outgoing{
+			Text:    fmt.Sprintf("Model: `%s` (%s). Change it with /model <id>; see /models.", set.Model, source(stored, SettingModel)),
+			Buttons: c.e.modelButtons(ctx, key, set.Model),
+		})
 		return nil
 	}
 	id := strings.Fields(c.args)[0]
@@ -50,6 +53,56 @@ func cmdModel(ctx context.Context, c *cmdCtx) error {
 	}
 	c.sayPrivately(ctx, fmt.Sprintf("Model set to `%s` for this conversation.", id))
 	return nil
+}
+
+// popularModels are offered under /model besides the current and recently
+// used ones, when the catalogue has them.
+func popularModels() []string {
+	return []string{"openai/gpt-4o-mini", "openai/gpt-4o", "anthropic/claude-3.5-sonnet",
+		"google/gemini-flash-1.5", "meta-llama/llama-3.1-70b-instruct", "deepseek/deepseek-chat"}
+}
+
+// maxModelButtons bounds the /model keyboard.
+const maxModelButtons = 8
+
+// modelButtons offers the current model, the ones recently used in this
+// conversation and popular ones, one per row.
+func (e *Engine) modelButtons(ctx context.Context, key ConversationKey, current string) [][]Button {
+	ids := []string{current}
+	if conv, err := e.store.ActiveConversation(ctx, key); err == nil {
+		if msgs, err := e.store.RecentMessages(ctx, conv.ID, 50); err == nil {
+			for i := len(msgs) - 1; i >= 0; i-- {
+				if msgs[i].Role == RoleAssistant && msgs[i].Model != "" {
+					ids = append(ids, msgs[i].Model)
+				}
+			}
+		}
+	}
+	known := map[string]bool{}
+	if models, err := e.prov.Models(ctx); err == nil {
+		for _, m := range models {
+			known[m.ID] = true
+		}
+	}
+	for _, id := range popularModels() {
+		if known[id] {
+			ids = append(ids, id)
+		}
+	}
+	var rows [][]Button
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] || len(rows) == maxModelButtons {
+			continue
+		}
+		seen[id] = true
+		label := id
+		if id == current {
+			label = "✓ " + id
+		}
+		rows = append(rows, []Button{{Label: label, Command: "/model " + id}})
+	}
+	return rows
 }
 
 // closeMatches returns up to n model ids close to id: ids containing it

@@ -52,6 +52,23 @@ func TestCommands_Model(t *testing.T) {
 		if got := h.command("/model"); !strings.Contains(got, "openai/gpt-4o-mini") || !strings.Contains(got, "default") {
 			t.Errorf("/model = %q, want the default model", got)
 		}
+		r := enginetest.NewReplier(4096, engine.UTF16)
+		h.send(r, "c1", "/model")
+		h.settle()
+		sends := calls(r, enginetest.CallSend)
+		if len(sends) != 1 {
+			t.Fatalf("/model sent %d messages", len(sends))
+		}
+		var labels []string
+		for _, row := range sends[0].Msg.Buttons {
+			for _, b := range row {
+				labels = append(labels, b.Label+"="+b.Command)
+			}
+		}
+		if len(labels) < 3 || labels[0] != "✓ openai/gpt-4o-mini=/model openai/gpt-4o-mini" ||
+			!strings.Contains(strings.Join(labels, " "), "=/model anthropic/claude-3.5-sonnet") {
+			t.Errorf("/model buttons = %q, want the current model first and popular ones", labels)
+		}
 		got := h.command("/model openai/gpt-4o-mimi")
 		if !strings.Contains(got, "Unknown model") || !strings.Contains(got, "openai/gpt-4o-mini") {
 			t.Errorf("typo: %q, want a refusal with the close match", got)

@@ -81,6 +81,17 @@ type Outgoing struct {
 	Plain bool
 	// Ephemeral asks for a reply only the user sees, where the platform can.
 	Ephemeral bool
+	// Buttons are rows of choices shown under the message where the
+	// platform has them (Telegram inline keyboards). Pressing one comes
+	// back as an Event for the button's command. Others ignore them.
+	Buttons [][]Button
+}
+
+// Button is one choice under a message: pressing it runs Command (with its
+// arguments, e.g. "/model openai/gpt-4o") as if the user had sent it.
+type Button struct {
+	Label   string
+	Command string
 }
 
 // Replier sends and edits the bot's messages in the chat of one inbound
@@ -98,6 +109,14 @@ type Replier interface {
 // Typer is a Replier that can show a typing indicator. It may block.
 type Typer interface {
 	Typing(ctx context.Context) error
+}
+
+// Drafter is a Replier that can show the reply in progress as a draft
+// (Telegram's sendMessageDraft) instead of editing a sent message. The
+// engine drafts while text streams and sends the finished parts as
+// messages; any error from Draft makes it fall back to edits. It may block.
+type Drafter interface {
+	Draft(ctx context.Context, m Outgoing) error
 }
 
 // Uploader is a Replier that can send a file (used by /export). It may block;
@@ -153,6 +172,21 @@ const (
 	// Bytes counts UTF-8 bytes.
 	Bytes
 )
+
+// ForChat returns the caps that apply to one chat: the group values in a
+// group chat, where set.
+func (c Caps) ForChat(private bool) Caps {
+	if private {
+		return c
+	}
+	if c.GroupMinEditInterval > 0 {
+		c.MinEditInterval = c.GroupMinEditInterval
+	}
+	if c.GroupChatBudget.Every > 0 {
+		c.ChatBudget = c.GroupChatBudget
+	}
+	return c
+}
 
 // Len measures s in unit u.
 func (u LenUnit) Len(s string) int {
@@ -213,6 +247,11 @@ type Caps struct {
 	// BridgeBudget is shared by every outbound call of the bridge (Telegram
 	// ~30/s overall, Slack chat.update ~50/min per workspace).
 	BridgeBudget RateSpec
+	// GroupMinEditInterval and GroupChatBudget replace MinEditInterval and
+	// ChatBudget in group chats (Event.Private false) when set: Telegram
+	// allows fewer messages in groups.
+	GroupMinEditInterval time.Duration
+	GroupChatBudget      RateSpec
 	// TypingInterval is how often the typing indicator must be renewed;
 	// zero when the platform has none.
 	TypingInterval time.Duration

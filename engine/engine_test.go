@@ -361,3 +361,79 @@ func TestStream_LongReplySplitsWithoutLoss(t *testing.T) {
 }
 
 func isBoundary(s string, i int) bool { return i >= len(s) || s[i]&0xC0 != 0x80 }
+
+func TestStream_Drafts(t *testing.T) {
+	t.Run("drafts while streaming, then one message", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			prov := enginetest.NewProvider(enginetest.Script{Delay: 300 * time.Millisecond, Deltas: words(20, "d")})
+			h := newHarness(t, testCaps(), prov)
+			defer h.close()
+			r := &enginetest.DraftReplier{Replier: enginetest.NewReplier(4096, engine.UTF16)}
+			h.send(r, "c1", "hi")
+			h.settle()
+			drafts := calls(r.Replier, enginetest.CallDraft)
+			if len(drafts) < 3 {
+				t.Fatalf("drafts = %d, want several", len(drafts))
+			}
+			for i := 1; i < len(drafts); i++ {
+				if gap := drafts[i].At.Sub(drafts[i-1].At); gap < time.Second {
+					t.Errorf("draft %d came %s after the previous, want >= 1s", i, gap)
+				}
+			}
+			sends := calls(r.Replier, enginetest.CallSend)
+			if len(sends) != 1 || sends[0].At.Before(drafts[len(drafts)-1].At) {
+				t.Errorf("sends = %+v, want one message after the drafts", sends)
+			}
+			if n := len(calls(r.Replier, enginetest.CallEdit)); n != 0 {
+				t.Errorf("edits = %d, want none in draft mode", n)
+			}
+			if got, want := r.Last(), strings.Repeat("d ", 20); got != want {
+				t.Errorf("final = %q, want %q", got, want)
+			}
+		})
+	})
+	t.Run("a failing draft falls back to edits", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			prov := enginetest.NewProvider(enginetest.Script{Delay: 300 * time.Millisecond, Deltas: words(20, "e")})
+			h := newHarness(t, testCaps(), prov)
+			defer h.close()
+			r := &enginetest.DraftReplier{Replier: enginetest.NewReplier(4096, engine.UTF16),
+				DraftErr: errors.New("Bad Request: TEXTDRAFT_PEER_INVALID")}
+			h.send(r, "c1", "hi")
+			h.settle()
+			if n := len(r.Calls()); n == 0 {
+				t.Fatal("no calls")
+			}
+			if n := len(calls(r.Replier, enginetest.CallEdit)); n == 0 {
+				t.Error("no edits after the draft failed")
+			}
+			if got, want := r.Last(), strings.Repeat("e ", 20); got != want {
+				t.Errorf("final = %q, want %q", got, want)
+			}
+		})
+	})
+}
+
+func TestStream_GroupChatsUseGroupCaps(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		caps := testCaps()
+		caps.GroupMinEditInterval = 3 * time.Second
+		prov := enginetest.NewProvider(enginetest.Script{Delay: 200 * time.Millisecond, Deltas: words(60, "g")})
+		h := newHarness(t, caps, prov)
+		defer h.close()
+		r := enginetest.NewReplier(4096, engine.UTF16)
+		ev := event("g1", "hi")
+		ev.Private = false
+		h.e.HandleEvent(context.Background(), r, ev)
+		h.settle()
+		all := calls(r, enginetest.CallSend, enginetest.CallEdit)
+		for i := 1; i < len(all); i++ {
+			if gap := all[i].At.Sub(all[i-1].At); gap < 3*time.Second {
+				t.Errorf("group edit %s after the previous, want >= 3s", gap)
+			}
+		}
+		if got, want := r.Last(), strings.Repeat("g ", 60); got != want {
+			t.Errorf("final = %q", got)
+		}
+	})
+}

@@ -210,7 +210,7 @@ func (e *Engine) replyWith(ctx context.Context, r Replier, ev *Event, m Outgoing
 
 // newStream builds a reply stream to the event's chat with its budgets.
 func (e *Engine) newStream(r Replier, ev *Event, live bool) *stream {
-	caps := e.capsFor(ev.Platform)
+	caps := e.capsFor(ev.Platform).ForChat(ev.Private)
 	chat := e.chatBudgets.get(string(KeyFor(ev.Platform, ev.Chat, "")), caps.ChatBudget)
 	bridge := e.bridgeBudgets.get(string(ev.Platform), caps.BridgeBudget)
 	s := newStream(r, caps, chat, bridge, e.log, live)

@@ -59,6 +59,11 @@ type stream struct {
 	msgs      []shownMsg
 	maxLen    int
 	lastFlush time.Time
+	// drafter, when set, shows the part in progress as a draft; it is
+	// dropped at the first error, and the stream goes on with edits.
+	drafter   Drafter
+	lastDraft string
+	finishing bool // the final flush: drafts become messages
 }
 
 func newStream(r Replier, caps Caps, chat, bridge *budget, log *slog.Logger, live bool) *stream {
@@ -66,8 +71,12 @@ func newStream(r Replier, caps Caps, chat, bridge *budget, log *slog.Logger, liv
 	if maxLen <= 0 {
 		maxLen = 1 << 20
 	}
+	d, _ := r.(Drafter)
+	if !live {
+		d = nil
+	}
 	return &stream{
-		r: r, caps: caps, chat: chat, bridge: bridge, log: log, live: live,
+		r: r, caps: caps, chat: chat, bridge: bridge, log: log, live: live, drafter: d,
 		dirty:   make(chan struct{}, 1),
 		first:   make(chan struct{}),
 		stop:    make(chan struct{}),
@@ -198,6 +207,7 @@ func (s *stream) typeUntil(ctx context.Context, done <-chan struct{}) {
 func (s *stream) Finish(ctx context.Context, footer string) error {
 	close(s.stop)
 	<-s.stopped
+	s.finishing = true
 	text := s.Text()
 	if footer != "" {
 		if strings.TrimSpace(text) == "" {
@@ -240,7 +250,13 @@ func (s *stream) flush(ctx context.Context, text string) error {
 	s.lastFlush = time.Now()
 	var firstErr error
 	for shrink := 0; shrink < 4; shrink++ {
-		err := s.show(ctx, Split(text, s.maxLen, s.caps.LenUnit))
+		parts := Split(text, s.maxLen, s.caps.LenUnit)
+		var err error
+		if s.drafter != nil && !s.finishing && len(parts) > 0 {
+			err = s.showDraft(ctx, parts)
+		} else {
+			err = s.show(ctx, parts)
+		}
 		if !errors.Is(err, ErrTooLong) {
 			firstErr = err
 			break
@@ -262,6 +278,31 @@ func (s *stream) flush(ctx context.Context, text string) error {
 		s.log.Warn("showing reply failed", "err", firstErr)
 	}
 	return firstErr
+}
+
+// showDraft sends the finished parts as messages and shows the last one,
+// still growing, as a draft. A failed draft turns drafting off for good and
+// shows the parts by messages and edits instead.
+func (s *stream) showDraft(ctx context.Context, parts []string) error {
+	n := len(parts)
+	if err := s.show(ctx, parts[:n-1]); err != nil {
+		return err
+	}
+	last := parts[n-1]
+	if last == s.lastDraft {
+		return nil
+	}
+	err := s.call(ctx, func(ctx context.Context) error { return s.drafter.Draft(ctx, s.outgoing(last, false)) })
+	if err == nil {
+		s.lastDraft = last
+		return nil
+	}
+	if ctx.Err() != nil || errors.Is(err, ErrTooLong) {
+		return err
+	}
+	s.log.Info("draft failed; streaming by edits instead", "err", err)
+	s.drafter = nil
+	return s.show(ctx, parts)
 }
 
 func (s *stream) show(ctx context.Context, parts []string) error {

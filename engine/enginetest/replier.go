@@ -20,6 +20,7 @@ const (
 	CallEdit   CallKind = "edit"
 	CallTyping CallKind = "typing"
 	CallUpload CallKind = "upload"
+	CallDraft  CallKind = "draft"
 )
 
 // Call is one recorded Replier call.
@@ -177,4 +178,25 @@ func (r *Replier) Files() map[string][]byte {
 		out[k] = v
 	}
 	return out
+}
+
+// DraftReplier is a Replier that also implements engine.Drafter, like a
+// Telegram private chat in draft mode. DraftErr, when set, is returned by
+// every Draft call.
+type DraftReplier struct {
+	*Replier
+	DraftErr error
+}
+
+// Draft records a draft of the reply in progress.
+func (r *DraftReplier) Draft(ctx context.Context, m engine.Outgoing) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, err := r.record(Call{Kind: CallDraft, Msg: m})
+	if err == nil {
+		err = r.DraftErr
+	}
+	c.Err = err
+	r.calls = append(r.calls, c)
+	return err
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -17,6 +18,10 @@ type ReplierOpener interface {
 // interruptedNote is added under a reply that a crash or shutdown cut short.
 const interruptedNote = "_⚠️ Interrupted: the bot restarted before this reply was finished. Send /retry to try again._"
 
+// unansweredNote tells the user a message was never answered because the
+// bot stopped before any text was shown.
+const unansweredNote = "_⚠️ The bot restarted before answering your last message. Send /retry to try again._"
+
 // Recover marks every reply left pending or streaming by an earlier run as
 // interrupted. Where the bridge is registered and can address the chat, the
 // reply's last message is edited to say so; nothing is sent again. Call it
@@ -31,8 +36,25 @@ func (e *Engine) Recover(ctx context.Context) error {
 		e.mu.Lock()
 		b := e.bridges[st.Key.Platform()]
 		e.mu.Unlock()
-		if opener, ok := b.(ReplierOpener); ok && len(st.MessageIDs) > 0 {
-			e.markInterrupted(ctx, opener.ReplierFor(st.Chat, st.Thread), st)
+		if opener, ok := b.(ReplierOpener); ok {
+			r := opener.ReplierFor(st.Chat, st.Thread)
+			if len(st.MessageIDs) > 0 {
+				e.markInterrupted(ctx, r, st)
+			} else {
+				// Nothing was shown: say so once, so the user is not left
+				// waiting for an answer that will never come.
+				ev := &Event{Platform: st.Key.Platform(), Chat: st.Chat, Thread: st.Thread}
+				e.reply(ctx, r, ev, unansweredNote)
+			}
+		}
+		if strings.TrimSpace(st.Text) != "" && st.Conversation != "" {
+			// What the user saw stays in the history, marked interrupted.
+			if _, err := e.store.AppendMessage(ctx, st.Conversation, Message{
+				Role: RoleAssistant, Content: st.Text, Timestamp: time.Now().UTC(),
+				Metadata: MessageMeta{FinishReason: string(ReplyInterrupted)},
+			}); err != nil && !errors.Is(err, ErrNotFound) {
+				return fmt.Errorf("keep interrupted reply %s: %w", st.ID, err)
+			}
 		}
 		st.Status, st.Text, st.UpdatedAt = ReplyInterrupted, "", time.Now().UTC()
 		if err := e.store.PutReply(ctx, st); err != nil {

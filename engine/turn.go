@@ -61,9 +61,12 @@ func (e *Engine) runTurn(ctx context.Context, r Replier, ev *Event, text string,
 
 	s := e.newStream(r, ev, set.Streaming)
 	s.onShown = func(ids []MessageID, shown string) {
-		if len(ids) == len(state.MessageIDs) {
-			return // only a new message changes what a restart must find
+		if len(ids) == 0 || (len(ids) == len(state.MessageIDs) && shown == state.Text) {
+			return
 		}
+		// Kept at every flush (at most one a second per chat): after a
+		// crash, Recover marks exactly what the user saw and keeps it in
+		// the history.
 		state.MessageIDs, state.Text, state.Status = ids, shown, ReplyStreaming
 		state.UpdatedAt = time.Now().UTC()
 		e.putReply(ctx, state)

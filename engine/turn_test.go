@@ -313,7 +313,8 @@ func TestRecover_MarksInterruptedReplies(t *testing.T) {
 		r := enginetest.NewReplier(4096, engine.UTF16)
 		id, _ := r.Send(ctx, engine.Outgoing{Text: "half a rep"})
 		key := engine.KeyFor(testPlatform, "c1", "")
-		if err := st.PutReply(ctx, engine.ReplyState{ID: "r1", Key: key, Chat: "c1", Status: engine.ReplyStreaming,
+		conv, _ := st.ActiveConversation(ctx, key)
+		if err := st.PutReply(ctx, engine.ReplyState{ID: "r1", Key: key, Chat: "c1", Conversation: conv.ID, Status: engine.ReplyStreaming,
 			MessageIDs: []engine.MessageID{id}, Text: "half a rep"}); err != nil {
 			t.Fatal(err)
 		}
@@ -334,6 +335,10 @@ func TestRecover_MarksInterruptedReplies(t *testing.T) {
 		}
 		if un, _ := st.UnfinishedReplies(ctx); len(un) != 0 {
 			t.Errorf("still unfinished: %+v", un)
+		}
+		msgs, _ := st.Messages(ctx, conv.ID)
+		if len(msgs) != 1 || msgs[0].Content != "half a rep" || msgs[0].Metadata.FinishReason != "interrupted" {
+			t.Errorf("history = %+v, want the shown part kept, marked interrupted", msgs)
 		}
 	})
 }

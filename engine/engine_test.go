@@ -17,8 +17,7 @@ const testPlatform engine.Platform = "test"
 
 // fakeBridge registers caps for the test platform.
 type fakeBridge struct {
-	caps   engine.Caps
-	opener func(engine.ChatID, engine.ThreadID) engine.Replier
+	caps engine.Caps
 }
 
 func (b *fakeBridge) Name() engine.Platform { return testPlatform }
@@ -30,10 +29,16 @@ func (b *fakeBridge) Run(ctx context.Context, h engine.Handler) error {
 
 type openerBridge struct {
 	fakeBridge
-	r engine.Replier
+	r      engine.Replier
+	byChat map[engine.ChatID]engine.Replier
 }
 
-func (b *openerBridge) ReplierFor(engine.ChatID, engine.ThreadID) engine.Replier { return b.r }
+func (b *openerBridge) ReplierFor(chat engine.ChatID, _ engine.ThreadID) engine.Replier {
+	if r, ok := b.byChat[chat]; ok {
+		return r
+	}
+	return b.r
+}
 
 // testCaps are like a private Telegram chat: 1 edit/s, 4096 UTF-16 units.
 func testCaps() engine.Caps {

@@ -318,12 +318,17 @@ func TestRecover_MarksInterruptedReplies(t *testing.T) {
 			MessageIDs: []engine.MessageID{id}, Text: "half a rep"}); err != nil {
 			t.Fatal(err)
 		}
+		other := enginetest.NewReplier(4096, engine.UTF16)
+		if err := st.PutReply(ctx, engine.ReplyState{ID: "r2", Key: engine.KeyFor(testPlatform, "c2", ""), Chat: "c2",
+			Status: engine.ReplyPending}); err != nil {
+			t.Fatal(err)
+		}
 		e, err := engine.New(engine.Options{Provider: enginetest.NewProvider(), Store: st, Defaults: engine.Settings{Model: "m"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer e.Shutdown(ctx)
-		e.Register(&openerBridge{fakeBridge: fakeBridge{caps: testCaps()}, r: r})
+		e.Register(&openerBridge{fakeBridge: fakeBridge{caps: testCaps()}, r: r, byChat: map[engine.ChatID]engine.Replier{"c2": other}})
 		if err := e.Recover(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -332,6 +337,9 @@ func TestRecover_MarksInterruptedReplies(t *testing.T) {
 		}
 		if n := len(calls(r, enginetest.CallSend)); n != 1 {
 			t.Errorf("sends = %d, want 1 (nothing sent again)", n)
+		}
+		if got := other.Messages(); len(got) != 1 || !strings.Contains(got[0], "restarted before answering") {
+			t.Errorf("the unanswered chat got %q, want one note", got)
 		}
 		if un, _ := st.UnfinishedReplies(ctx); len(un) != 0 {
 			t.Errorf("still unfinished: %+v", un)

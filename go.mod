@@ -8,6 +8,7 @@ require (
 	github.com/yuin/goldmark v1.8.7
 	go.uber.org/goleak v1.3.0
 	golang.org/x/time v0.16.0
+	gopkg.in/telebot.v3 v3.3.8
 	pgregory.net/rapid v1.3.0
 )
 

@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/chatbridge/chatbridge/bridges/console"
+	"github.com/chatbridge/chatbridge/bridges/telegram"
 	"github.com/chatbridge/chatbridge/cmd/chatbridge/internal/config"
 	"github.com/chatbridge/chatbridge/engine"
 	"github.com/chatbridge/chatbridge/engine/health"
@@ -53,12 +55,83 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	for _, p := range []struct {
 		name    string
 		enabled bool
-	}{{"telegram", cfg.Telegram.Enabled}, {"discord", cfg.Discord.Enabled}, {"slack", cfg.Slack.Enabled}} {
+	}{{"discord", cfg.Discord.Enabled}, {"slack", cfg.Slack.Enabled}} {
 		if p.enabled {
-			return usagef("%s.enabled: the %s bridge is not part of this version yet; use chatbridge console", p.name, p.name)
+			return usagef("%s.enabled: the %s bridge is not part of this version yet", p.name, p.name)
 		}
 	}
-	return errors.New("no bridge to run")
+	log := newLogger(c.stderr, slog.LevelInfo)
+	ctx, stop := signalContext(ctx)
+	defer stop()
+
+	tracker := health.NewTracker()
+	access := map[engine.Platform]engine.Access{}
+	var bridges []engine.Bridge
+	if cfg.Telegram.Enabled {
+		br, err := newTelegram(cfg, tracker, log)
+		if err != nil {
+			return err
+		}
+		bridges = append(bridges, br)
+		access[br.Name()] = engine.Access{
+			Allowed:  int64IDs(cfg.Telegram.AllowedUsers),
+			Owners:   int64IDs(cfg.Telegram.Owners),
+			Everyone: cfg.Telegram.AllowEveryone,
+		}
+	}
+	if len(bridges) == 0 {
+		return usagef("no bridge is enabled in %s", *path)
+	}
+
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("close storage", "err", err)
+		}
+	}()
+	eng, err := newEngine(cfg, newProvider(cfg, log), st, tracker, access, log)
+	if err != nil {
+		return err
+	}
+	log.Info("chatbridge running", "version", version, "bridges", len(bridges))
+	err = serve(ctx, cfg, eng, st, tracker, log, bridges...)
+	log.Info("chatbridge stopped")
+	return err
+}
+
+// newTelegram connects the Telegram bridge (one getMe call).
+func newTelegram(cfg *config.Config, tracker *health.Tracker, log *slog.Logger) (*telegram.Bridge, error) {
+	name := string(telegram.Name)
+	tracker.Set(name, health.StateStarting, "")
+	br, err := telegram.New(telegram.Options{
+		Token:      cfg.Telegram.Token.Reveal(),
+		APIURL:     cfg.Telegram.APIURL,
+		StreamMode: cfg.Telegram.StreamMode,
+		Logger:     log.With("bridge", name),
+		OnState: func(err error) {
+			if err != nil {
+				tracker.Set(name, health.StateDegraded, err.Error())
+				return
+			}
+			tracker.Set(name, health.StateOK, "")
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to telegram (check telegram.token / TELEGRAM_BOT_TOKEN and telegram.api_url): %w", err)
+	}
+	log.Info("telegram bridge connected", "bot", "@"+br.Username())
+	return br, nil
+}
+
+func int64IDs(ids []int64) []engine.UserID {
+	out := make([]engine.UserID, len(ids))
+	for i, id := range ids {
+		out[i] = engine.UserID(strconv.FormatInt(id, 10))
+	}
+	return out
 }
 
 // console chats in the terminal with the same engine, commands and storage.
@@ -135,6 +208,11 @@ func serve(ctx context.Context, cfg *config.Config, eng *engine.Engine, st sweep
 	}
 	errs := make(chan error, len(bridges))
 	for _, b := range bridges {
+		if cr, ok := b.(engine.CommandRegistrar); ok {
+			if err := cr.RegisterCommands(ctx, eng.Commands()); err != nil {
+				log.Warn("registering commands", "bridge", b.Name(), "err", err)
+			}
+		}
 		tracker.Set(string(b.Name()), health.StateOK, "")
 		go func() {
 			err := b.Run(runCtx, eng)

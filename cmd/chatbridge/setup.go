@@ -61,7 +61,7 @@ func (c *cli) firstRun(path string) error {
   - set OPENROUTER_API_KEY in the environment (or openrouter.api_key in %[1]s)
   - enable a platform: in [telegram], [discord] or [slack] set enabled = true, its token
     (or TELEGRAM_BOT_TOKEN, DISCORD_BOT_TOKEN, SLACK_BOT_TOKEN + SLACK_APP_TOKEN) and allowed_users
-    (this version has no platform bridge yet: they land one by one)
+    (this version has the Telegram bridge; Discord and Slack land later)
   - or chat in the terminal right away: chatbridge console -config %[1]s`, path, example)
 }
 

@@ -411,3 +411,56 @@ func TestBridge_PollingBacksOff(t *testing.T) {
 		}
 	}
 }
+
+func TestBridge_GroupEditsAtMostOnceEvery3s(t *testing.T) {
+	deltas := words(14, "grouped")
+	want := strings.TrimSpace(strings.Join(deltas, ""))
+	r := newRig(t, enginetest.NewProvider(enginetest.Script{Delay: 400 * time.Millisecond, Deltas: deltas}))
+	r.fake.SendText(group, ann, "@chatbridge_bot tell me")
+	r.waitFor("the whole reply", func() bool { return r.lastText(group.ID) == want })
+	r.stop()
+	var last time.Time
+	var edits int
+	for _, c := range r.fake.Calls() {
+		if c.Method != "sendMessage" && c.Method != "editMessageText" {
+			continue
+		}
+		if c.Method == "editMessageText" {
+			edits++
+			if gap := c.At.Sub(last); gap < 3*time.Second {
+				t.Errorf("edit %s after the previous message call, want >= 3s in a group", gap)
+			}
+		}
+		last = c.At
+	}
+	if edits == 0 {
+		t.Error("the reply was never edited; want it to grow by edits")
+	}
+}
+
+func TestBridge_LimitCountsUTF16Units(t *testing.T) {
+	// 3000 emoji are 3000 characters but 6000 UTF-16 units: over
+	// Telegram's 4096 although a rune count would call it short.
+	reply := strings.Repeat("😀", 3000)
+	deltas := make([]string, 0, 30)
+	for i := 0; i < 30; i++ {
+		deltas = append(deltas, strings.Repeat("😀", 100))
+	}
+	r := newRig(t, enginetest.NewProvider(enginetest.Script{Deltas: deltas}))
+	r.fake.SendText(annChat, ann, "emoji please")
+	r.waitFor("the whole reply", func() bool { return strings.Join(r.texts(ann.ID), "") == reply })
+	msgs := r.fake.Messages(ann.ID)
+	if len(msgs) < 2 {
+		t.Errorf("messages = %d, want the reply split in two or more", len(msgs))
+	}
+	for i, m := range msgs {
+		if n := engine.UTF16.Len(m.Text); n > 4096 {
+			t.Errorf("message %d is %d UTF-16 units, over 4096", i, n)
+		}
+	}
+	for _, c := range r.fake.Calls() {
+		if c.Method != "getUpdates" && !c.OK {
+			t.Errorf("%s failed: %d %s", c.Method, c.ErrorCode, c.Description)
+		}
+	}
+}

@@ -15,6 +15,7 @@ type command struct {
 	name, usage, desc string
 	ownerOnly         bool // only the platform's owners may use it
 	privateOnly       bool // only in a DM / private chat
+	setting           bool // changes a setting: its replies are only for the user
 	run               func(ctx context.Context, c *cmdCtx) error
 }
 
@@ -46,22 +47,22 @@ func newCommandTable() *commandTable {
 	for _, c := range []*command{
 		{name: "help", desc: "list the commands", run: cmdHelp},
 		{name: "new", desc: "start a fresh conversation in this channel", run: cmdNew},
-		{name: "model", usage: "[id]", desc: "show or set the model of this conversation", run: cmdModel},
+		{name: "model", usage: "[id]", desc: "show or set the model of this conversation", setting: true, run: cmdModel},
 		{name: "models", usage: "[filter]", desc: "list models with context length and price", run: cmdModels},
-		{name: "temperature", usage: "[0..2]", desc: "show or set the temperature", run: settingCmd(SettingTemperature)},
-		{name: "maxtokens", usage: "[n]", desc: "show or set the reply's max tokens", run: settingCmd(SettingMaxTokens)},
-		{name: "system", usage: "[text|reset]", desc: "show, set or reset the system prompt", run: cmdSystem},
-		{name: "settings", usage: "[history]", desc: "all settings of this conversation and where each comes from", run: cmdSettings},
+		{name: "temperature", usage: "[0..2]", desc: "show or set the temperature", setting: true, run: settingCmd(SettingTemperature)},
+		{name: "maxtokens", usage: "[n]", desc: "show or set the reply's max tokens", setting: true, run: settingCmd(SettingMaxTokens)},
+		{name: "system", usage: "[text|reset]", desc: "show, set or reset the system prompt", setting: true, run: cmdSystem},
+		{name: "settings", usage: "[history]", desc: "all settings of this conversation and where each comes from", setting: true, run: cmdSettings},
 		{name: "retry", desc: "regenerate the last reply", run: cmdRetry},
 		{name: "stop", desc: "cancel the reply in progress", run: nil},
 		{name: "usage", desc: "tokens and cost: this conversation, today and this month", run: cmdUsage},
 		{name: "status", desc: "health of the bot", run: cmdStatus},
 		{name: "export", desc: "this conversation as a Markdown file", run: cmdExport},
 		{name: "forget", usage: "[confirm]", desc: "delete this channel's conversations (asks first)", run: cmdForget},
-		{name: "streaming", usage: "[on|off]", desc: "stream replies by edits, or send them finished", run: settingCmd(SettingStreaming)},
+		{name: "streaming", usage: "[on|off]", desc: "stream replies by edits, or send them finished", setting: true, run: settingCmd(SettingStreaming)},
 		{name: "title", usage: "[text]", desc: "show or set the conversation's title", run: cmdTitle},
 		{name: "tag", usage: "add|remove|list [tag]", desc: "manage the conversation's tags", run: cmdTag},
-		{name: "apikey", usage: "<key>|reset", desc: "owner only, in private: replace the OpenRouter API key", ownerOnly: true, privateOnly: true, run: cmdAPIKey},
+		{name: "apikey", usage: "<key>|reset", desc: "owner only, in private: replace the OpenRouter API key", ownerOnly: true, privateOnly: true, setting: true, run: cmdAPIKey},
 	} {
 		t.list = append(t.list, c)
 		t.byName[c.name] = c
@@ -74,7 +75,7 @@ func (t *commandTable) lookup(name string) *command { return t.byName[strings.To
 func (t *commandTable) specs() []CommandSpec {
 	out := make([]CommandSpec, len(t.list))
 	for i, c := range t.list {
-		out[i] = CommandSpec{Name: c.name, Usage: c.usage, Description: c.desc}
+		out[i] = CommandSpec{Name: c.name, Usage: c.usage, Description: c.desc, Ephemeral: c.setting}
 	}
 	return out
 }

@@ -317,3 +317,49 @@ func cmdExport(ctx context.Context, c *cmdCtx) error {
 	c.say(ctx, buf.String())
 	return nil
 }
+
+// CompleteModels returns up to limit models of the catalogue that match what
+// the user has typed so far (case-insensitive): ids that start with it
+// first, then ids or names that contain it, each in catalogue order. With
+// nothing typed it offers the popular models first. It blocks while the
+// catalogue is fetched (the provider caches it); safe for concurrent use.
+func (e *Engine) CompleteModels(ctx context.Context, typed string, limit int) ([]ModelInfo, error) {
+	models, err := e.prov.Models(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("complete models: %w", err)
+	}
+	typed = strings.ToLower(strings.TrimSpace(typed))
+	var first, then []ModelInfo
+	if typed == "" {
+		byID := make(map[string]ModelInfo, len(models))
+		for _, m := range models {
+			byID[m.ID] = m
+		}
+		for _, id := range popularModels() {
+			if m, ok := byID[id]; ok {
+				first = append(first, m)
+				delete(byID, id)
+			}
+		}
+		for _, m := range models {
+			if _, ok := byID[m.ID]; ok {
+				then = append(then, m)
+			}
+		}
+	} else {
+		for _, m := range models {
+			id := strings.ToLower(m.ID)
+			switch {
+			case strings.HasPrefix(id, typed) || strings.HasPrefix(id[strings.IndexByte(id, '/')+1:], typed):
+				first = append(first, m)
+			case strings.Contains(id, typed) || strings.Contains(strings.ToLower(m.Name), typed):
+				then = append(then, m)
+			}
+		}
+	}
+	out := append(first, then...)
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}

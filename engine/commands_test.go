@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -244,4 +245,72 @@ func TestCommands_APIKeyOwnerAndPrivateOnly(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestCompleteModels(t *testing.T) {
+	prov := enginetest.NewProvider()
+	for i := range 40 {
+		prov.ModelList = append(prov.ModelList, engine.ModelInfo{ID: fmt.Sprintf("vendor/model-%02d", i), Name: "Model"})
+	}
+	eng, err := engine.New(engine.Options{Provider: prov, Store: enginetest.NewMemStore(), Defaults: engine.Settings{Model: "openai/gpt-4o-mini"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Shutdown(context.Background())
+	ids := func(typed string, n int) []string {
+		t.Helper()
+		ms, err := eng.CompleteModels(context.Background(), typed, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.ID)
+		}
+		return out
+	}
+	if got := ids("", 25); len(got) != 25 || got[0] != "openai/gpt-4o-mini" && got[0] != "anthropic/claude-3.5-sonnet" {
+		t.Errorf("nothing typed: %q, want 25 with popular models first", got)
+	}
+	if got := ids("CLAUDE", 25); len(got) != 1 || got[0] != "anthropic/claude-3.5-sonnet" {
+		t.Errorf("CLAUDE: %q", got)
+	}
+	if got := ids("gpt-4o", 25); len(got) != 2 {
+		t.Errorf("gpt-4o: %q, want both gpt-4o models", got)
+	}
+	if got := ids("llama 3.1", 25); len(got) != 1 {
+		t.Errorf("by name: %q, want the Llama model", got)
+	}
+	if got := ids("model-", 25); len(got) != 25 {
+		t.Errorf("model-: %d matches, want the first 25 of 40", len(got))
+	}
+	if got := ids("nothing-like-this", 25); len(got) != 0 {
+		t.Errorf("no match: %q", got)
+	}
+	prov.ModelList = nil
+	if _, err := eng.CompleteModels(context.Background(), "x", 25); err == nil {
+		t.Error("a catalogue failure was not reported")
+	}
+}
+
+func TestCommandSpecs_SettingsAreEphemeral(t *testing.T) {
+	eng, err := engine.New(engine.Options{Provider: enginetest.NewProvider(), Store: enginetest.NewMemStore(), Defaults: engine.Settings{Model: "openai/gpt-4o-mini"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Shutdown(context.Background())
+	eph := map[string]bool{}
+	for _, c := range eng.Commands() {
+		eph[c.Name] = c.Ephemeral
+	}
+	for _, name := range []string{"model", "temperature", "maxtokens", "system", "settings", "streaming", "apikey"} {
+		if !eph[name] {
+			t.Errorf("/%s is a settings command but not marked ephemeral", name)
+		}
+	}
+	for _, name := range []string{"help", "status", "export", "usage", "retry"} {
+		if eph[name] {
+			t.Errorf("/%s is marked ephemeral", name)
+		}
+	}
 }

@@ -159,6 +159,10 @@ type CommandSpec struct {
 	Name        string // without slash, lower case
 	Usage       string // argument synopsis, e.g. "[id]"
 	Description string
+	// Ephemeral marks a settings command: platforms that must choose at
+	// once whether an answer is private (a deferred Discord interaction)
+	// make its answers visible to the user only.
+	Ephemeral bool
 }
 
 // LenUnit is how a platform counts message length.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/bridges/console"
+	"github.com/chatbridge/chatbridge/bridges/discord"
 	"github.com/chatbridge/chatbridge/bridges/telegram"
 	"github.com/chatbridge/chatbridge/cmd/chatbridge/internal/config"
 	"github.com/chatbridge/chatbridge/engine"
@@ -55,7 +56,7 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	for _, p := range []struct {
 		name    string
 		enabled bool
-	}{{"discord", cfg.Discord.Enabled}, {"slack", cfg.Slack.Enabled}} {
+	}{{"slack", cfg.Slack.Enabled}} {
 		if p.enabled {
 			return usagef("%s.enabled: the %s bridge is not part of this version yet", p.name, p.name)
 		}
@@ -77,6 +78,18 @@ func (c *cli) run(ctx context.Context, args []string) error {
 			Allowed:  int64IDs(cfg.Telegram.AllowedUsers),
 			Owners:   int64IDs(cfg.Telegram.Owners),
 			Everyone: cfg.Telegram.AllowEveryone,
+		}
+	}
+	if cfg.Discord.Enabled {
+		br, err := newDiscord(ctx, cfg, tracker, log)
+		if err != nil {
+			return err
+		}
+		bridges = append(bridges, br)
+		access[br.Name()] = engine.Access{
+			Allowed:  stringIDs(cfg.Discord.AllowedUsers),
+			Owners:   stringIDs(cfg.Discord.Owners),
+			Everyone: cfg.Discord.AllowEveryone,
 		}
 	}
 	if len(bridges) == 0 {
@@ -111,19 +124,54 @@ func newTelegram(cfg *config.Config, tracker *health.Tracker, log *slog.Logger) 
 		APIURL:     cfg.Telegram.APIURL,
 		StreamMode: cfg.Telegram.StreamMode,
 		Logger:     log.With("bridge", name),
-		OnState: func(err error) {
-			if err != nil {
-				tracker.Set(name, health.StateDegraded, err.Error())
-				return
-			}
-			tracker.Set(name, health.StateOK, "")
-		},
+		OnState:    stateReporter(tracker, name),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to telegram (check telegram.token / TELEGRAM_BOT_TOKEN and telegram.api_url): %w", err)
 	}
 	log.Info("telegram bridge connected", "bot", "@"+br.Username())
 	return br, nil
+}
+
+// newDiscord checks the Discord token and prepares the gateway session.
+func newDiscord(ctx context.Context, cfg *config.Config, tracker *health.Tracker, log *slog.Logger) (*discord.Bridge, error) {
+	name := string(discord.Name)
+	tracker.Set(name, health.StateStarting, "")
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	br, err := discord.New(cctx, discord.Options{
+		Token:          cfg.Discord.Token.Reveal(),
+		APIURL:         cfg.Discord.APIURL,
+		GuildIDs:       cfg.Discord.GuildIDs,
+		MessageContent: cfg.Discord.MessageContent,
+		Reconnect:      true,
+		Logger:         log.With("bridge", name),
+		OnState:        stateReporter(tracker, name),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to discord (check discord.token / DISCORD_BOT_TOKEN and discord.api_url): %w", err)
+	}
+	log.Info("discord bridge connected", "bot", br.Username())
+	return br, nil
+}
+
+// stateReporter turns a bridge's connection news into health states.
+func stateReporter(tracker *health.Tracker, name string) func(error) {
+	return func(err error) {
+		if err != nil {
+			tracker.Set(name, health.StateDegraded, err.Error())
+			return
+		}
+		tracker.Set(name, health.StateOK, "")
+	}
+}
+
+func stringIDs(ids []string) []engine.UserID {
+	out := make([]engine.UserID, len(ids))
+	for i, id := range ids {
+		out[i] = engine.UserID(id)
+	}
+	return out
 }
 
 func int64IDs(ids []int64) []engine.UserID {

@@ -57,7 +57,11 @@ func (k ConversationKey) Platform() Platform {
 // Event is one inbound message or command, converted from the platform's SDK
 // type by the bridge. The engine owns it once HandleEvent is called.
 type Event struct {
-	ID       EventID // platform event id; empty when the platform has none
+	ID EventID // platform event id; empty when the platform has none
+	// AltIDs are other ids the platform may deliver the same event under
+	// (Slack: the envelope, the event and the client message id). An event
+	// any of whose ids was seen before is dropped.
+	AltIDs   []EventID
 	Platform Platform
 	Chat     ChatID
 	Thread   ThreadID

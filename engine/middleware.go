@@ -98,15 +98,24 @@ const dedupeTTL = 48 * time.Hour
 func (e *Engine) dedupe() Middleware {
 	return func(next Handler) Handler {
 		return HandlerFunc(func(ctx context.Context, r Replier, ev *Event) {
-			if ev.ID != "" {
-				seen, err := e.store.MarkSeen(ctx, ev.Platform, ev.ID, dedupeTTL)
+			seenAny := false
+			// Every id is marked, even after a hit, so a later delivery
+			// under any of them is recognised too.
+			for _, id := range append([]EventID{ev.ID}, ev.AltIDs...) {
+				if id == "" {
+					continue
+				}
+				seen, err := e.store.MarkSeen(ctx, ev.Platform, id, dedupeTTL)
 				if err != nil {
 					// Answering twice is better than not answering.
 					e.log.Warn("dedupe check failed", "err", err)
 				} else if seen {
-					e.log.Info("dropped a redelivered event", "platform", ev.Platform, "id", ev.ID)
-					return
+					seenAny = true
 				}
+			}
+			if seenAny {
+				e.log.Info("dropped a redelivered event", "platform", ev.Platform, "id", ev.ID)
+				return
 			}
 			next.HandleEvent(ctx, r, ev)
 		})

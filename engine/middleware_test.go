@@ -164,3 +164,27 @@ func TestMiddleware_RecoversFromPanics(t *testing.T) {
 		}
 	})
 }
+
+func TestMiddleware_EventSeenUnderAnotherIDIsAnsweredOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		prov := enginetest.NewProvider()
+		h := newHarness(t, testCaps(), prov)
+		defer h.close()
+		r := enginetest.NewReplier(4096, engine.UTF16)
+		// The same Slack message as a message event and as an app_mention:
+		// different event ids, one client message id.
+		first := event("c1", "hello")
+		first.ID, first.AltIDs = "Ev1", []engine.EventID{"msg-abc"}
+		second := event("c1", "hello")
+		second.ID, second.AltIDs = "Ev2", []engine.EventID{"msg-abc"}
+		other := event("c1", "another")
+		other.ID, other.AltIDs = "Ev3", []engine.EventID{"msg-def"}
+		for _, ev := range []*engine.Event{first, second, other} {
+			h.e.HandleEvent(context.Background(), r, ev)
+			h.settle()
+		}
+		if n := len(prov.Requests()); n != 2 {
+			t.Errorf("provider requests = %d, want 2 (the duplicate dropped, the new message answered)", n)
+		}
+	})
+}

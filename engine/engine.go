@@ -253,8 +253,12 @@ type Caps struct {
 	// sends, edits and the final edit.
 	ChatBudget RateSpec
 	// BridgeBudget is shared by every outbound call of the bridge (Telegram
-	// ~30/s overall, Slack chat.update ~50/min per workspace).
+	// ~30/s overall).
 	BridgeBudget RateSpec
+	// EditBudget, when set, is shared by every edit of the bridge, on top
+	// of the other budgets (Slack: chat.update, ~50 a minute per
+	// workspace, whatever the channel).
+	EditBudget RateSpec
 	// GroupMinEditInterval and GroupChatBudget replace MinEditInterval and
 	// ChatBudget in group chats (Event.Private false) when set: Telegram
 	// allows fewer messages in groups.

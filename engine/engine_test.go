@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -439,6 +440,85 @@ func TestStream_GroupChatsUseGroupCaps(t *testing.T) {
 		}
 		if got, want := r.Last(), strings.Repeat("g ", 60); got != want {
 			t.Errorf("final = %q", got)
+		}
+	})
+}
+
+func TestStream_EditBudgetSharedAcrossChats(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		caps := testCaps()
+		caps.MinEditInterval = 0
+		caps.EditBudget = engine.RateSpec{Every: 2 * time.Second, Burst: 1}
+		prov := enginetest.NewProvider(
+			enginetest.Script{Delay: 100 * time.Millisecond, Deltas: words(100, "a")},
+			enginetest.Script{Delay: 100 * time.Millisecond, Deltas: words(100, "b")},
+		)
+		h := newHarness(t, caps, prov)
+		defer h.close()
+		r1 := enginetest.NewReplier(4096, engine.UTF16)
+		r2 := enginetest.NewReplier(4096, engine.UTF16)
+		h.send(r1, "c1", "hi")
+		h.send(r2, "c2", "hi")
+		h.settle()
+		var edits []time.Time
+		for _, r := range []*enginetest.Replier{r1, r2} {
+			for _, c := range calls(r, enginetest.CallEdit) {
+				edits = append(edits, c.At)
+			}
+		}
+		slices.SortFunc(edits, func(a, b time.Time) int { return a.Compare(b) })
+		if len(edits) < 4 {
+			t.Fatalf("edits = %d, want several", len(edits))
+		}
+		for i := 1; i < len(edits); i++ {
+			if gap := edits[i].Sub(edits[i-1]); gap < 2*time.Second {
+				t.Errorf("edit %d came %s after another chat's or its own, want >= 2s (one edit budget for the bridge)", i, gap)
+			}
+		}
+		a, b := strings.Repeat("a ", 100), strings.Repeat("b ", 100)
+		if got := []string{r1.Last(), r2.Last()}; !(got[0] == a && got[1] == b || got[0] == b && got[1] == a) {
+			t.Errorf("final texts = %q, want one whole reply in each chat", got)
+		}
+	})
+}
+
+func TestStream_EditRateLimitPausesEveryChatsEdits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		caps := testCaps()
+		caps.EditBudget = engine.RateSpec{Every: 100 * time.Millisecond, Burst: 1}
+		prov := enginetest.NewProvider(
+			enginetest.Script{Delay: 300 * time.Millisecond, Deltas: words(40, "a")},
+			enginetest.Script{Delay: 300 * time.Millisecond, Deltas: words(40, "b")},
+		)
+		h := newHarness(t, caps, prov)
+		defer h.close()
+		r1 := enginetest.NewReplier(4096, engine.UTF16)
+		r2 := enginetest.NewReplier(4096, engine.UTF16)
+		var limitedAt time.Time
+		n := 0
+		r1.Fault = func(c enginetest.Call) error {
+			if c.Kind == enginetest.CallEdit {
+				if n++; n == 2 {
+					limitedAt = time.Now()
+					return &engine.RateLimitError{RetryAfter: 5 * time.Second, Err: errors.New("429")}
+				}
+			}
+			return nil
+		}
+		h.send(r1, "c1", "hi")
+		h.send(r2, "c2", "hi")
+		h.settle()
+		if limitedAt.IsZero() {
+			t.Fatal("the fault never fired")
+		}
+		for _, c := range calls(r2, enginetest.CallEdit) {
+			if c.At.After(limitedAt) && c.At.Before(limitedAt.Add(5*time.Second)) {
+				t.Errorf("the other chat edited %s after the workspace 429", c.At.Sub(limitedAt))
+			}
+		}
+		a, b := strings.Repeat("a ", 40), strings.Repeat("b ", 40)
+		if got := []string{r1.Last(), r2.Last()}; !(got[0] == a && got[1] == b || got[0] == b && got[1] == a) {
+			t.Errorf("final texts = %q, want one whole reply in each chat", got)
 		}
 	})
 }

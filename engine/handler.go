@@ -214,6 +214,9 @@ func (e *Engine) newStream(r Replier, ev *Event, live bool) *stream {
 	chat := e.chatBudgets.get(string(KeyFor(ev.Platform, ev.Chat, "")), caps.ChatBudget)
 	bridge := e.bridgeBudgets.get(string(ev.Platform), caps.BridgeBudget)
 	s := newStream(r, caps, chat, bridge, e.log, live)
+	if caps.EditBudget.Every > 0 {
+		s.edits = e.bridgeBudgets.get(string(ev.Platform)+"/edits", caps.EditBudget)
+	}
 	s.onRateLimit = e.stats.rateLimitHit
 	return s
 }

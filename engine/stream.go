@@ -35,6 +35,7 @@ type stream struct {
 	caps   Caps
 	chat   *budget
 	bridge *budget
+	edits  *budget // the bridge's edit budget; nil when it has none
 	log    *slog.Logger
 	live   bool // edit as text arrives; false: send once at the end
 	// onShown is called from the flusher after the set of messages or
@@ -317,12 +318,12 @@ func (s *stream) show(ctx context.Context, parts []string) error {
 					return err
 				}
 			}
-			err := s.call(ctx, func(ctx context.Context) error {
+			err := s.callEdit(ctx, func(ctx context.Context) error {
 				return s.r.Edit(ctx, m.id, s.outgoing(part, m.plain))
 			})
 			if errors.Is(err, ErrBadMarkup) && !m.plain {
 				m.plain = true
-				err = s.call(ctx, func(ctx context.Context) error {
+				err = s.callEdit(ctx, func(ctx context.Context) error {
 					return s.r.Edit(ctx, m.id, s.outgoing(part, true))
 				})
 			}
@@ -359,6 +360,24 @@ func (s *stream) outgoing(text string, plain bool) Outgoing {
 	m := s.tmpl
 	m.Text, m.Plain = text, plain
 	return m
+}
+
+// callEdit is call for an edit, which also draws on the bridge's edit
+// budget (Slack's chat.update is limited workspace-wide).
+func (s *stream) callEdit(ctx context.Context, fn func(context.Context) error) error {
+	if s.edits == nil {
+		return s.call(ctx, fn)
+	}
+	return s.call(ctx, func(ctx context.Context) error {
+		if err := s.edits.Wait(ctx); err != nil {
+			return err
+		}
+		err := fn(ctx)
+		if rl := (*RateLimitError)(nil); errors.As(err, &rl) && rl.RetryAfter > 0 {
+			s.edits.Pause(rl.RetryAfter) // the limit is the workspace's, not the chat's
+		}
+		return err
+	})
 }
 
 // call makes one platform call within the chat's and the bridge's budgets.

@@ -225,6 +225,12 @@ func (b *Bridge) Run(ctx context.Context, h engine.Handler) error {
 		}
 	}
 	defer func() {
+		// Reconnecting off first: otherwise discordgo's heartbeat can wake
+		// during Close's one-second wait, fail on the old connection and
+		// start a reconnect loop that outlives Run.
+		b.s.Lock()
+		b.s.ShouldReconnectOnError = false
+		b.s.Unlock()
 		if err := b.s.Close(); err != nil {
 			b.log.Warn("discord gateway close", "err", redact(err))
 		}

@@ -33,7 +33,8 @@
 //
 // Routes
 //
-//   - Implemented: GET /gateway, /gateway/bot, /users/@me, /users/{id};
+//   - Implemented: GET /gateway, /gateway/bot, /users/@me, /users/{id},
+//     /oauth2/applications/@me;
 //     POST /users/@me/channels; GET /channels/{id}; POST, GET, PATCH,
 //     DELETE of channel messages; POST typing; thread creation from a
 //     message and without one; GET and PUT (bulk overwrite) of global and

@@ -256,6 +256,16 @@ func (s *Server) currentUser(*call) reply {
 	return ok(u)
 }
 
+// currentApplication is the bot's application, as GET
+// /oauth2/applications/@me answers it to a bot token.
+func (s *Server) currentApplication(*call) reply {
+	bot := s.Bot()
+	return ok(map[string]any{
+		"id": s.opts.ApplicationID, "name": bot.Username, "description": "",
+		"bot_public": false, "bot_require_code_grant": false, "flags": 0, "bot": userJSON(bot),
+	})
+}
+
 func (s *Server) user(c *call) reply {
 	u, known := s.users[c.params["user"]]
 	if !known {

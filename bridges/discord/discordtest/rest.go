@@ -20,6 +20,7 @@ const (
 	RouteGateway                 = "GET /gateway"
 	RouteGatewayBot              = "GET /gateway/bot"
 	RouteCurrentUser             = "GET /users/@me"
+	RouteCurrentApplication      = "GET /oauth2/applications/@me"
 	RouteUser                    = "GET /users/{user}"
 	RouteCreateDM                = "POST /users/@me/channels"
 	RouteChannel                 = "GET /channels/{channel}"
@@ -69,6 +70,7 @@ func init() {
 	add(RouteGateway, (*Server).gateway, nil)
 	add(RouteGatewayBot, (*Server).gatewayBot, nil)
 	add(RouteCurrentUser, (*Server).currentUser, nil)
+	add(RouteCurrentApplication, (*Server).currentApplication, nil)
 	add(RouteUser, (*Server).user, nil)
 	add(RouteCreateDM, (*Server).createDM, nil)
 	add(RouteChannel, (*Server).channel, nil)

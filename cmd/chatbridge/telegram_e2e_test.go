@@ -46,6 +46,19 @@ func (d *daemon) log() string {
 // the fakes.
 func startDaemon(t *testing.T, dir string, tg *telegramtest.Server, or *openroutertest.Server) *daemon {
 	t.Helper()
+	section := fmt.Sprintf(`[telegram]
+enabled = true
+api_url = %q
+allowed_users = [%d]
+owners = [%d]
+`, tg.URL(), tgOwner.ID, tgOwner.ID)
+	return startDaemonWith(t, dir, or, section, "TELEGRAM_BOT_TOKEN="+tg.Token())
+}
+
+// startDaemonWith runs `chatbridge run` with OpenRouter pointed at its fake
+// and the platform section and environment given.
+func startDaemonWith(t *testing.T, dir string, or *openroutertest.Server, section string, env ...string) *daemon {
+	t.Helper()
 	cfg := fmt.Sprintf(`[openrouter]
 base_url = %q
 model = "openai/gpt-4o-mini"
@@ -56,12 +69,7 @@ requests_per_minute = 1000
 [storage]
 dir = %q
 
-[telegram]
-enabled = true
-api_url = %q
-allowed_users = [%d]
-owners = [%d]
-`, or.URL(), filepath.Join(dir, "data"), tg.URL(), tgOwner.ID, tgOwner.ID)
+%s`, or.URL(), filepath.Join(dir, "data"), section)
 	path := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -69,8 +77,7 @@ owners = [%d]
 	d := &daemon{t: t, done: make(chan error, 1)}
 	d.cmd = exec.Command(binary, "run", "-config", path)
 	d.cmd.Dir = dir
-	d.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir,
-		"OPENROUTER_API_KEY=" + or.APIKey(), "TELEGRAM_BOT_TOKEN=" + tg.Token()}
+	d.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "OPENROUTER_API_KEY=" + or.APIKey()}, env...)
 	d.cmd.Stdout, d.cmd.Stderr = d, d
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -48,7 +49,7 @@ func TestEventFromLine_Cases(t *testing.T) {
 				Platform: "console", Chat: "chat", User: "user", UserName: "user",
 				Private: true, Command: tt.wantCmd, Text: tt.wantText, Time: now,
 			}
-			if *ev != want {
+			if !reflect.DeepEqual(*ev, want) {
 				t.Errorf("event = %+v\nwant    %+v", *ev, want)
 			}
 		})

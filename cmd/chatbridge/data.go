@@ -8,14 +8,16 @@ import (
 	"os"
 
 	"github.com/chatbridge/chatbridge/engine"
+	"github.com/chatbridge/chatbridge/engine/health"
 )
 
-// check validates the config offline; -online also asks the provider
-// whether its key works.
+// check validates the config offline; -online also calls each enabled
+// platform's identity endpoint and asks the provider whether its key works,
+// a line per check.
 func (c *cli) check(ctx context.Context, args []string) error {
 	fs := c.flags("check")
 	path := fs.String("config", defaultConfig, "config file")
-	online := fs.Bool("online", false, "also call OpenRouter's key endpoint")
+	online := fs.Bool("online", false, "also call each enabled platform's identity endpoint and OpenRouter's key endpoint")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -30,24 +32,62 @@ func (c *cli) check(ctx context.Context, args []string) error {
 	if !*online {
 		return nil
 	}
-	if cfg.OpenRouter.APIKey == "" {
-		return usagef("openrouter: no API key to check (set OPENROUTER_API_KEY)")
+	failed := false
+	report := func(name string, err error, ok string) {
+		if err != nil {
+			failed = true
+			fmt.Fprintf(c.stdout, "%s: FAIL: %s\n", name, err)
+			return
+		}
+		fmt.Fprintf(c.stdout, "%s: ok (%s)\n", name, ok)
 	}
-	prov := newProvider(cfg, newLogger(c.stderr, 12))
-	info, err := prov.Key(ctx)
-	if err != nil {
-		fmt.Fprintf(c.stdout, "openrouter: FAIL: OPENROUTER_API_KEY / openrouter.api_key: %s\n", engineSafe(err))
+	quiet := newLogger(c.stderr, 12)
+	tracker := health.NewTracker()
+	if cfg.Telegram.Enabled {
+		br, err := newTelegram(cfg, tracker, quiet)
+		report("telegram", err, fmt.Sprintf("bot @%s", usernameOf(br, err)))
+	}
+	if cfg.Discord.Enabled {
+		br, err := newDiscord(ctx, cfg, tracker, quiet)
+		report("discord", err, fmt.Sprintf("bot %s", usernameOf(br, err)))
+	}
+	if cfg.Slack.Enabled {
+		br, err := newSlack(ctx, cfg, tracker, quiet)
+		report("slack", err, fmt.Sprintf("bot user %s", botUserOf(br, err)))
+	}
+	if cfg.OpenRouter.APIKey == "" {
+		report("openrouter", errors.New("no API key to check (set OPENROUTER_API_KEY)"), "")
+	} else if info, err := newProvider(cfg, quiet).Key(ctx); err != nil {
+		report("openrouter", fmt.Errorf("OPENROUTER_API_KEY / openrouter.api_key: %s", engineSafe(err)), "")
+	} else {
+		limit := "no limit"
+		if info.Limit != nil {
+			limit = fmt.Sprintf("limit $%.2f", *info.Limit)
+			if info.LimitRemaining != nil {
+				limit += fmt.Sprintf(", $%.2f left", *info.LimitRemaining)
+			}
+		}
+		report("openrouter", nil, fmt.Sprintf("key %q, used $%.2f, %s", info.Label, info.Usage, limit))
+	}
+	if failed {
 		return errors.New("an online check failed")
 	}
-	limit := "no limit"
-	if info.Limit != nil {
-		limit = fmt.Sprintf("limit $%.2f", *info.Limit)
-		if info.LimitRemaining != nil {
-			limit += fmt.Sprintf(", $%.2f left", *info.LimitRemaining)
-		}
-	}
-	fmt.Fprintf(c.stdout, "openrouter: ok (key %q, used $%.2f, %s)\n", info.Label, info.Usage, limit)
 	return nil
+}
+
+// usernameOf is a connected bridge's user name, for check -online.
+func usernameOf(br interface{ Username() string }, err error) string {
+	if err != nil {
+		return ""
+	}
+	return br.Username()
+}
+
+func botUserOf(br interface{ BotUserID() string }, err error) string {
+	if err != nil {
+		return ""
+	}
+	return br.BotUserID()
 }
 
 func engineSafe(err error) string {

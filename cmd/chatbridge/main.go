@@ -61,6 +61,7 @@ commands:
   backup   [-config F] -out FILE            back up the database
   restore  [-config F] -in FILE             load a backup into an empty data directory
   export   [-config F] [-conversation KEY] [-format json|md]
+  slack-manifest [-name N] [-request-url URL]  print the Slack app manifest (JSON)
   version                                   print the version and commit
 `
 
@@ -78,6 +79,8 @@ func (c *cli) main(ctx context.Context, args []string) int {
 		"restore": c.restore,
 		"export":  c.export,
 		"version": c.version,
+		// The Slack app is created from this manifest (README, Slack).
+		"slack-manifest": c.slackManifest,
 	}
 	name := args[0]
 	if name == "-h" || name == "-help" || name == "--help" || name == "help" {

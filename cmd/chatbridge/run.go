@@ -53,14 +53,6 @@ func (c *cli) run(ctx context.Context, args []string) error {
 		}
 		return usagef("%s\n(or chat in the terminal: chatbridge console -config %s)", msg, *path)
 	}
-	for _, p := range []struct {
-		name    string
-		enabled bool
-	}{{"slack", cfg.Slack.Enabled}} {
-		if p.enabled {
-			return usagef("%s.enabled: the %s bridge is not part of this version yet", p.name, p.name)
-		}
-	}
 	log := newLogger(c.stderr, slog.LevelInfo)
 	ctx, stop := signalContext(ctx)
 	defer stop()
@@ -90,6 +82,18 @@ func (c *cli) run(ctx context.Context, args []string) error {
 			Allowed:  stringIDs(cfg.Discord.AllowedUsers),
 			Owners:   stringIDs(cfg.Discord.Owners),
 			Everyone: cfg.Discord.AllowEveryone,
+		}
+	}
+	if cfg.Slack.Enabled {
+		br, err := newSlack(ctx, cfg, tracker, log)
+		if err != nil {
+			return err
+		}
+		bridges = append(bridges, br)
+		access[br.Name()] = engine.Access{
+			Allowed:  stringIDs(cfg.Slack.AllowedUsers),
+			Owners:   stringIDs(cfg.Slack.Owners),
+			Everyone: cfg.Slack.AllowEveryone,
 		}
 	}
 	if len(bridges) == 0 {

@@ -368,3 +368,7 @@ func truncateLine(s string, n int) string {
 func quote(s string) string {
 	return "> " + strings.ReplaceAll(s, "\n", "\n> ")
 }
+
+// CommandSpecs is the command table every Engine answers, for what must
+// describe it without one (the Slack app manifest). Pure.
+func CommandSpecs() []CommandSpec { return newCommandTable().specs() }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/chatbridge/chatbridge/engine"
 )
 
 // Shorthands for the invisible characters in the expected outputs.
@@ -264,5 +266,12 @@ func TestVisibleLen(t *testing.T) {
 		if got := VisibleLen(tc.mrkdwn); got != tc.want {
 			t.Errorf("VisibleLen(%q) = %d, want %d", tc.mrkdwn, got, tc.want)
 		}
+	}
+}
+
+func TestText_MarkupAloneFallsBackToPlainText(t *testing.T) {
+	got, err := text(engine.Outgoing{Text: "```"})
+	if err != nil || strings.TrimSpace(got) == "" {
+		t.Errorf("text(```) = %q, %v; want the characters, not an empty message", got, err)
 	}
 }

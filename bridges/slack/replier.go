@@ -59,8 +59,10 @@ func text(m engine.Outgoing) (string, error) {
 	var s string
 	if m.Plain {
 		s = PlainText(m.Text)
-	} else {
-		s = Render(m.Text)
+	} else if s = Render(m.Text); strings.TrimSpace(s) == "" {
+		// Markup alone (a bare fence) renders to nothing, which Slack
+		// refuses as no_text: show the characters instead.
+		s = PlainText(m.Text)
 	}
 	if VisibleLen(s) > maxMessageLen {
 		return "", engine.ErrTooLong

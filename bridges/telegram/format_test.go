@@ -4,6 +4,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/chatbridge/chatbridge/engine"
 )
 
 // renderCases are Markdown constructs with the exact HTML expected.
@@ -259,5 +261,12 @@ func TestValidateHTML_Rejects(t *testing.T) {
 		if err := ValidateHTML(s); err == nil {
 			t.Errorf("ValidateHTML(%q) = nil, want an error", s)
 		}
+	}
+}
+
+func TestRender_MarkupAloneFallsBackToPlainText(t *testing.T) {
+	text, mode, err := render(engine.Outgoing{Text: "```"})
+	if err != nil || text != "```" || mode != "" {
+		t.Errorf("render(```) = %q, %q, %v; want the plain characters", text, mode, err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 
 	tele "gopkg.in/telebot.v3"
 
@@ -50,8 +51,13 @@ func render(m engine.Outgoing) (text string, mode tele.ParseMode, err error) {
 		return text, tele.ModeDefault, nil
 	}
 	text = RenderHTML(m.Text)
-	if VisibleLen(text) > 4096 {
+	switch n := VisibleLen(text); {
+	case n > 4096:
 		return "", "", engine.ErrTooLong
+	case n == 0 && strings.TrimSpace(m.Text) != "":
+		// Markup alone (a bare fence) renders to nothing, which Telegram
+		// refuses as an empty message: show the characters instead.
+		return render(engine.Outgoing{Text: m.Text, Plain: true})
 	}
 	return text, tele.ModeHTML, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/bwmarrin/discordgo"
 	"go.uber.org/goleak"
 
 	"github.com/chatbridge/chatbridge/bridges/discord"
@@ -444,5 +445,33 @@ func TestBridge_EventJSONIsWhatDiscordSends(t *testing.T) {
 			}
 			return
 		}
+	}
+}
+
+func TestBridge_IntentsGuildCommandsAndNoGlobals(t *testing.T) {
+	apiBefore := discordgo.EndpointAPI
+	r := newRig(t, enginetest.NewProvider(), func(bo *discord.Options, _ *discordtest.Options) { bo.GuildIDs = []string{guild} })
+	ids := r.fake.Identifies()
+	if len(ids) == 0 {
+		t.Fatal("no IDENTIFY")
+	}
+	const guildMessages, directMessages, messageContent = 1 << 9, 1 << 12, 1 << 15
+	if in := ids[0].Intents; in&guildMessages == 0 || in&directMessages == 0 || in&messageContent != 0 {
+		t.Errorf("intents = %b, want guild and direct messages, and no Message Content unless configured", in)
+	}
+	if n := len(r.fake.GuildCommands(guild)); n != len(r.eng.Commands()) {
+		t.Errorf("guild commands = %d, want the %d of the table", n, len(r.eng.Commands()))
+	}
+	if n := len(r.fake.Commands()); n != 0 {
+		t.Errorf("global commands = %d, want none when guild_ids is set", n)
+	}
+	if discordgo.EndpointAPI != apiBefore || strings.Contains(discordgo.EndpointAPI, "127.0.0.1") {
+		t.Errorf("discordgo's global EndpointAPI changed to %q", discordgo.EndpointAPI)
+	}
+	r.stop()
+
+	withContent := newRig(t, enginetest.NewProvider(), func(bo *discord.Options, _ *discordtest.Options) { bo.MessageContent = true })
+	if in := withContent.fake.Identifies()[0].Intents; in&messageContent == 0 {
+		t.Errorf("intents = %b, want Message Content when configured", in)
 	}
 }

@@ -454,3 +454,99 @@ func TestBridge_MsgTooLongIsSplitSmaller(t *testing.T) {
 		t.Errorf("messages = %d, want the refused text split smaller", n)
 	}
 }
+
+func TestBridge_EnvelopesAckedAtOnce(t *testing.T) {
+	r := newRig(t, enginetest.NewProvider(enginetest.Script{FirstDelay: 2 * time.Second, Deltas: []string{"slow answer"}}))
+	sent := r.fake.SendDM(ann, "take your time")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ack, err := r.fake.WaitForAck(ctx, sent.EnvelopeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor("the reply", func() bool { return r.lastText(dm) == "slow answer" })
+	var post time.Time
+	for _, c := range r.fake.CallsTo("chat.postMessage") {
+		post = c.At
+	}
+	if !ack.At.Before(post) {
+		t.Errorf("acked at %v, after the reply was posted at %v: want the ack first, at once", ack.At, post)
+	}
+}
+
+func TestBridge_OneEditBudgetForTheWorkspace(t *testing.T) {
+	bob := "U0BOB"
+	prov := enginetest.NewProvider(
+		enginetest.Script{Delay: 50 * time.Millisecond, Deltas: words(120, "one")},
+		enginetest.Script{Delay: 50 * time.Millisecond, Deltas: words(120, "two")},
+	)
+	// The rig's fake, with a bridge and engine of our own where both users
+	// may talk.
+	r := newRig(t, enginetest.NewProvider())
+	r.stop()
+	eng, err := engine.New(engine.Options{
+		Provider: prov, Store: enginetest.NewMemStore(),
+		Defaults: engine.Settings{Model: "openai/gpt-4o-mini", Streaming: true, MaxTokens: 100},
+		Access:   map[engine.Platform]engine.Access{slack.Name: {Allowed: []engine.UserID{ann, engine.UserID(bob)}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	br, err := slack.New(context.Background(), slack.Options{BotToken: r.fake.BotToken(), AppToken: r.fake.AppToken(), APIURL: r.fake.APIURL(),
+		PingInterval: 2 * time.Second, HTTPClient: &http.Client{Timeout: 10 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.Register(br)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = br.Run(ctx, eng) })
+	defer func() { cancel(); wg.Wait(); eng.Shutdown(context.Background()) }()
+	r.fake.SendDM(ann, "go")
+	r.fake.SendDM(bob, "go")
+	done := func(ch string) bool {
+		t := r.lastText(ch)
+		return strings.Count(t, "one") == 120 || strings.Count(t, "two") == 120
+	}
+	r.waitFor("both replies", func() bool { return done(dm) && done(slacktest.DMChannel(bob)) })
+	var at []time.Time
+	for _, c := range r.fake.CallsTo("chat.update") {
+		at = append(at, c.At)
+	}
+	if len(at) < 6 {
+		t.Fatalf("chat.update calls = %d, want enough to test the budget", len(at))
+	}
+	caps := br.Caps()
+	// A token bucket allows at most Burst + span/Every calls in any span.
+	for i := range at {
+		for j := i + 1; j < len(at); j++ {
+			allowed := caps.EditBudget.Burst + int(at[j].Sub(at[i])/caps.EditBudget.Every) + 1
+			if n := j - i + 1; n > allowed {
+				t.Fatalf("%d chat.update calls in %s across both chats, the workspace budget allows %d", n, at[j].Sub(at[i]), allowed)
+			}
+		}
+	}
+	if per := time.Minute / caps.EditBudget.Every; per > 50 {
+		t.Errorf("edit budget = %d a minute, over Slack's Tier 3 (~50)", per)
+	}
+}
+
+func TestBridge_NativeStreamFallsBackToUpdates(t *testing.T) {
+	deltas := words(10, "fallback")
+	r := newRig(t, enginetest.NewProvider(enginetest.Script{Delay: 250 * time.Millisecond, Deltas: deltas}),
+		func(bo *slack.Options, _ *slacktest.Options) { bo.StreamMode = "native" })
+	r.fake.FailNext("chat.appendStream", http.StatusOK, "fatal_error", 0)
+	r.fake.SendDM(ann, "hi")
+	want := strings.TrimSpace(strings.Join(deltas, ""))
+	r.waitFor("the whole reply", func() bool {
+		m := r.fake.Messages(dm)
+		return len(m) > 0 && strings.TrimSpace(m[len(m)-1].Text) == want
+	})
+	r.stop()
+	if n := len(r.fake.Messages(dm)); n != 1 {
+		t.Errorf("messages = %d (%q), want 1: the stream's message finished by updates, not a second copy", n, r.texts(dm))
+	}
+	if n := len(r.fake.CallsTo("chat.update")); n == 0 {
+		t.Error("no chat.update after the stream failed")
+	}
+}

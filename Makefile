@@ -31,11 +31,22 @@ test-short:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./engine/... ./storage/... ./bridges/...
 
-# fuzz: each fuzz target for FUZZTIME (go test runs one target at a time).
+# fuzz: every fuzz target for FUZZTIME each, one after the other (go test
+# fuzzes one target at a time). FUZZ_TARGETS lists package:target pairs.
+FUZZ_TARGETS = \
+	./engine:FuzzSplit ./engine:FuzzFences \
+	./engine/openrouter:FuzzSSE \
+	./cmd/chatbridge/internal/config:FuzzLoad \
+	./bridges/telegram:FuzzRenderHTML ./bridges/telegram:FuzzValidateHTML ./bridges/telegram:FuzzEventDecoding \
+	./bridges/discord:FuzzRender ./bridges/discord:FuzzEventDecoding \
+	./bridges/slack:FuzzRender ./bridges/slack:FuzzEventDecoding \
+	./bridges/console:FuzzRender ./bridges/console:FuzzTerminalRedraw
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime $(FUZZTIME) ./engine
-	$(GO) test -run '^$$' -fuzz '^FuzzFences$$' -fuzztime $(FUZZTIME) ./engine
-	$(GO) test -run '^$$' -fuzz '^FuzzSSE$$' -fuzztime $(FUZZTIME) ./engine/openrouter
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo 'gofmt: files above need formatting'; exit 1)

@@ -28,7 +28,7 @@ type identity struct {
 // registered command ("/model x") runs that command, as typed commands do
 // on the other platforms. Pure.
 func eventFromMessage(m *discordgo.Message, me identity, botThread bool, isCommand func(string) bool) (*engine.Event, bool) {
-	if m == nil || m.Author == nil || m.Author.Bot || m.Author.ID == me.id {
+	if m == nil || m.Author == nil || m.Author.Bot || m.Author.ID == me.id || m.Author.ID == "" || m.ChannelID == "" {
 		return nil, false
 	}
 	private := m.GuildID == ""
@@ -110,7 +110,7 @@ func eventFromInteraction(i *discordgo.Interaction) (*engine.Event, bool) {
 	if i.Member != nil && i.Member.User != nil {
 		user = i.Member.User
 	}
-	if user == nil || user.Bot {
+	if user == nil || user.Bot || user.ID == "" || i.ChannelID == "" {
 		return nil, false
 	}
 	ev := &engine.Event{

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
 
@@ -100,4 +101,34 @@ func TestMapError(t *testing.T) {
 	if err := mapError(other); errors.Is(err, engine.ErrTooLong) || errors.As(err, &erl) {
 		t.Errorf("missing access mapped to %v", err)
 	}
+}
+
+// FuzzRender checks Discord's renderer on any text: no panic, valid UTF-8
+// stays valid, balanced code fences stay balanced, and every character
+// other than heading marks and whitespace survives, in order.
+func FuzzRender(f *testing.F) {
+	for _, s := range []string{"| a | b |\n|---|---|\n| 1 | 2 |", "#### deep", "```\n| x |\n|--|\n```", "~~~\n#### h\n~~~", "a | b\n-|-", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, md string) {
+		out := Render(md)
+		if utf8.ValidString(md) && !utf8.ValidString(out) {
+			t.Fatalf("Render(%q) = %q is not UTF-8", md, out)
+		}
+		if engine.FencesBalanced(md) && !engine.FencesBalanced(out) {
+			t.Fatalf("Render(%q) = %q unbalanced its fences", md, out)
+		}
+		if !utf8.ValidString(md) {
+			return // Discord refuses such content; only valid text is compared
+		}
+		rest := out
+		for _, r := range strings.Join(strings.Fields(strings.NewReplacer("#", "", "`", "").Replace(md)), "") {
+			i := strings.IndexRune(rest, r)
+			if i < 0 {
+				t.Fatalf("Render(%q) = %q lost %q", md, out, r)
+			}
+			_, size := utf8.DecodeRuneInString(rest[i:])
+			rest = rest[i+size:]
+		}
+	})
 }

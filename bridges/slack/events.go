@@ -43,7 +43,7 @@ func fromInner(inner any, eventID, envelopeID string, eventTime time.Time, me se
 	var clientMsgID string
 	switch e := inner.(type) {
 	case *slackevents.MessageEvent:
-		if e.ChannelType != "im" || e.BotID != "" || e.SubType != "" || e.User == "" || e.User == me.userID {
+		if e.ChannelType != "im" || e.BotID != "" || e.SubType != "" || e.User == "" || e.User == me.userID || e.Channel == "" {
 			return nil, t, false
 		}
 		ev.Text = e.Text
@@ -52,7 +52,7 @@ func fromInner(inner any, eventID, envelopeID string, eventTime time.Time, me se
 		t = target{channel: e.Channel, thread: e.ThreadTimeStamp, statusTS: first(e.ThreadTimeStamp, e.TimeStamp), user: e.User, private: true}
 		clientMsgID = e.ClientMsgID
 	case *slackevents.AppMentionEvent:
-		if e.BotID != "" || e.User == "" || e.User == me.userID {
+		if e.BotID != "" || e.User == "" || e.User == me.userID || e.Channel == "" {
 			return nil, t, false
 		}
 		thread := first(e.ThreadTimeStamp, e.TimeStamp)
@@ -108,6 +108,9 @@ func fromButton(cb slack.InteractionCallback, envelopeID string, known func(stri
 		return nil, target{}, false
 	}
 	channel := first(cb.Channel.ID, cb.Container.ChannelID)
+	if channel == "" {
+		return nil, target{}, false
+	}
 	thread := cb.Container.ThreadTs
 	private := strings.HasPrefix(channel, "D")
 	ev := &engine.Event{

@@ -45,6 +45,11 @@ type Options struct {
 	ErrorDetails bool
 	// QueueLength is how many events may wait per conversation; default 32.
 	QueueLength int
+	// BreakerThreshold is how many provider failures in a row open the
+	// circuit breaker (default 5); BreakerCooldown how long it stays open
+	// before a probe (default 30 s).
+	BreakerThreshold int
+	BreakerCooldown  time.Duration
 }
 
 // errShutdown and errStopped are the causes a turn's context is cancelled
@@ -67,6 +72,7 @@ type Engine struct {
 	cmds    *commandTable
 	started time.Time
 	stats   *providerStats
+	breaker *breaker
 
 	root       context.Context
 	cancelRoot context.CancelCauseFunc
@@ -113,6 +119,7 @@ func New(opts Options) (*Engine, error) {
 		health:     opts.Health,
 		started:    time.Now(),
 		stats:      newProviderStats(),
+		breaker:    newBreaker(opts.BreakerThreshold, opts.BreakerCooldown),
 		root:       root,
 		cancelRoot: cancel,
 		caps:       make(map[Platform]Caps),

@@ -84,9 +84,13 @@ func (e *Engine) runTurn(ctx context.Context, r Replier, ev *Event, text string,
 	}
 	temp := set.Temperature
 	req.Temperature = &temp
+	left := fitContext(req, e.contextLength(ctx, req.Model))
 
-	comp, genErr := e.generate(ctx, req, s)
+	comp, trimmed, genErr := e.generate(ctx, req, s)
 	status, footer := e.outcome(ctx, genErr, comp)
+	if (left > 0 || trimmed) && status == ReplyDone {
+		footer = joinNotes(footer, trimmedNote)
+	}
 	if err := s.Finish(ctx, footer); err != nil {
 		e.log.Warn("final edit failed", "platform", ev.Platform, "chat", ev.Chat, "err", err)
 	}
@@ -157,18 +161,23 @@ func buildMessages(system string, history []Message, text string, retry bool) []
 // generate streams the completion into s, retrying transient failures with
 // backoff while nothing has been shown. A context-too-long failure trims the
 // oldest history and tries once more.
-func (e *Engine) generate(ctx context.Context, req *Request, s *stream) (*Completion, error) {
-	trimmed := false
+func (e *Engine) generate(ctx context.Context, req *Request, s *stream) (comp *Completion, trimmed bool, err error) {
 	for attempt := 0; ; attempt++ {
+		if err := e.breaker.allow(); err != nil {
+			return nil, trimmed, err
+		}
 		start := time.Now()
 		comp, err := e.streamOnce(ctx, req, s)
 		e.stats.observe(time.Since(start), err)
 		e.reportProvider(err)
+		if ctx.Err() == nil {
+			e.breaker.record(err)
+		}
 		if err == nil {
-			return comp, nil
+			return comp, trimmed, nil
 		}
 		if ctx.Err() != nil {
-			return comp, context.Cause(ctx)
+			return comp, trimmed, context.Cause(ctx)
 		}
 		pe, _ := AsProviderError(err)
 		if pe != nil && pe.Kind == ErrContextTooLong && !trimmed && !s.Shown() {
@@ -181,7 +190,7 @@ func (e *Engine) generate(ctx context.Context, req *Request, s *stream) (*Comple
 		}
 		retryable := pe == nil || pe.Retryable()
 		if s.Shown() || !retryable || attempt >= e.opts.MaxRetries {
-			return comp, err
+			return comp, trimmed, err
 		}
 		wait := backoff(attempt)
 		if pe != nil && pe.RetryAfter > wait {
@@ -189,9 +198,20 @@ func (e *Engine) generate(ctx context.Context, req *Request, s *stream) (*Comple
 		}
 		e.log.Info("provider failed; retrying", "attempt", attempt+1, "wait", wait, "err", err)
 		if err := sleep(ctx, wait); err != nil {
-			return comp, context.Cause(ctx)
+			return comp, trimmed, context.Cause(ctx)
 		}
 	}
+}
+
+// joinNotes puts notes under a reply, one paragraph each.
+func joinNotes(notes ...string) string {
+	var out []string
+	for _, n := range notes {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	return strings.Join(out, "\n\n")
 }
 
 // providerComponent is the provider's name in the health tracker.

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -250,10 +251,109 @@ func TestTurn_ProviderErrors(t *testing.T) {
 			if second[0].Role != engine.RoleSystem || second[len(second)-1].Content != "now" {
 				t.Errorf("trim lost the system prompt or the new message: %+v", second)
 			}
-			if got := r.Last(); got != "short answer" {
-				t.Errorf("shown %q", got)
+			if got := r.Last(); !strings.HasPrefix(got, "short answer") || !strings.Contains(got, "Older turns") {
+				t.Errorf("shown %q, want the answer and a note that older turns were left out", got)
 			}
 		})
+	})
+}
+
+func TestTurn_HistoryFitsTheModelsContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		prov := enginetest.NewProvider()
+		// A small model: 3,000 tokens of context (max_tokens is 1,024).
+		prov.ModelList = append(prov.ModelList, engine.ModelInfo{ID: "tiny/model", ContextLength: 3000})
+		h := newHarness(t, testCaps(), prov)
+		defer h.close()
+		r := enginetest.NewReplier(4096, engine.UTF16)
+		h.send(r, "c1", "/model tiny/model")
+		h.settle()
+		long := strings.Repeat("word ", 300) // ~500 estimated tokens each
+		for i := 0; i < 4; i++ {
+			h.send(r, "c1", fmt.Sprintf("turn %d %s", i, long))
+			h.settle()
+		}
+		h.send(r, "c1", "the last question")
+		h.settle()
+		reqs := prov.Requests()
+		last := reqs[len(reqs)-1].Req
+		if last.Model != "tiny/model" {
+			t.Fatalf("model = %s", last.Model)
+		}
+		n := 0
+		for _, m := range last.Messages {
+			n += 4 + (len([]rune(m.Content))+2)/3
+		}
+		if n+last.MaxTokens > 3000 {
+			t.Errorf("sent ~%d tokens + max_tokens %d, over the model's 3,000", n, last.MaxTokens)
+		}
+		if got := last.Messages[len(last.Messages)-1].Content; got != "the last question" {
+			t.Errorf("the new message was dropped: %q", got)
+		}
+		if last.Messages[0].Role != engine.RoleSystem {
+			t.Errorf("the system prompt was dropped")
+		}
+		if got := r.Last(); !strings.Contains(got, "Older turns") {
+			t.Errorf("the user was not told: %q", got)
+		}
+		// A model with room for everything gets everything, and no note.
+		h.send(r, "c1", "/model openai/gpt-4o-mini")
+		h.settle()
+		h.send(r, "c1", "again")
+		h.settle()
+		reqs = prov.Requests()
+		if got := len(reqs[len(reqs)-1].Req.Messages); got < 10 {
+			t.Errorf("a 128k model got %d messages, want the whole history", got)
+		}
+		if got := r.Last(); strings.Contains(got, "Older turns") {
+			t.Errorf("note shown although nothing was left out: %q", got)
+		}
+	})
+}
+
+func TestTurn_CircuitBreaker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		prov := enginetest.NewProvider()
+		h := newHarness(t, testCaps(), prov, func(o *engine.Options) {
+			o.MaxRetries, o.BreakerThreshold, o.BreakerCooldown = 0, 3, 30*time.Second
+		})
+		defer h.close()
+		down := enginetest.Script{Err: &engine.ProviderError{Kind: engine.ErrUnavailable, Status: 503}}
+		prov.Enqueue(down, down, down)
+		r := enginetest.NewReplier(4096, engine.UTF16)
+		for i := 0; i < 3; i++ {
+			h.send(r, "c1", "hello")
+			h.settle()
+		}
+		calls := len(prov.Requests())
+		h.send(r, "c1", "are you there?")
+		h.settle()
+		if n := len(prov.Requests()); n != calls {
+			t.Errorf("the open breaker still called the provider (%d calls, want %d)", n, calls)
+		}
+		if got := r.Last(); !strings.Contains(got, "keeps failing") || !strings.Contains(got, "/retry") {
+			t.Errorf("fail-fast message = %q, want a clear one", got)
+		}
+		// After the cooldown one probe goes through; it fails, so the
+		// breaker opens again.
+		time.Sleep(31 * time.Second)
+		prov.Enqueue(down)
+		h.send(r, "c1", "probe")
+		h.settle()
+		h.send(r, "c1", "still down?")
+		h.settle()
+		if n := len(prov.Requests()); n != calls+1 {
+			t.Errorf("calls = %d, want exactly one probe (%d)", n, calls+1)
+		}
+		// The next probe succeeds and closes it.
+		time.Sleep(31 * time.Second)
+		h.send(r, "c1", "back?")
+		h.settle()
+		h.send(r, "c1", "and again")
+		h.settle()
+		if got := r.Last(); got != "You said: and again" {
+			t.Errorf("after a good probe: %q, want normal answers", got)
+		}
 	})
 }
 

@@ -17,13 +17,15 @@ import (
 // stampingTransport records when each request left.
 type stampingTransport struct {
 	mu    sync.Mutex
-	times []time.Time
+	times []time.Time // of chat completion requests (not the catalogue's)
 }
 
 func (s *stampingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	s.mu.Lock()
-	s.times = append(s.times, time.Now())
-	s.mu.Unlock()
+	if strings.HasSuffix(r.URL.Path, "/chat/completions") {
+		s.mu.Lock()
+		s.times = append(s.times, time.Now())
+		s.mu.Unlock()
+	}
 	return http.DefaultTransport.RoundTrip(r)
 }
 

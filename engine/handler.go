@@ -50,6 +50,9 @@ type Options struct {
 	// before a probe (default 30 s).
 	BreakerThreshold int
 	BreakerCooldown  time.Duration
+	// DownAlertAfter is how long a bridge may be down before its owners on
+	// the other bridges are told; default DefaultDownAlertAfter.
+	DownAlertAfter time.Duration
 }
 
 // errShutdown and errStopped are the causes a turn's context is cancelled

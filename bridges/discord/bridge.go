@@ -58,7 +58,8 @@ type Options struct {
 	OnState func(err error)
 }
 
-// Bridge is the Discord bridge. Create it with New; Run it once.
+// Bridge is the Discord bridge. Create it with New. Run may be called
+// again after it returns (the engine restarts a failed bridge).
 type Bridge struct {
 	opts  Options
 	s     *discordgo.Session
@@ -258,6 +259,16 @@ func (b *Bridge) state(err error) {
 func (b *Bridge) backoff(n int) time.Duration {
 	d := min(b.opts.Backoff<<min(n-1, 16), maxBackoff)
 	return d/2 + rand.N(d/2+1)
+}
+
+// DirectReplier opens (or finds) the DM channel with a user (owner alerts).
+// It blocks for one call.
+func (b *Bridge) DirectReplier(ctx context.Context, user engine.UserID) (engine.Replier, error) {
+	ch, err := b.s.UserChannelCreate(string(user), discordgo.WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("discord: open a DM: %w", mapError(err))
+	}
+	return &channelReplier{s: b.s, channel: ch.ID}, nil
 }
 
 // ReplierFor addresses a channel without an inbound event (engine.Recover).

@@ -57,7 +57,8 @@ type Options struct {
 	OnState func(err error)
 }
 
-// Bridge is the Slack bridge. Create it with New; Run it once.
+// Bridge is the Slack bridge. Create it with New. Run may be called again
+// after it returns (the engine restarts a failed bridge).
 type Bridge struct {
 	opts Options
 	api  *slack.Client
@@ -236,6 +237,12 @@ func (b *Bridge) state(err error) {
 	if b.opts.OnState != nil {
 		b.opts.OnState(err)
 	}
+}
+
+// DirectReplier writes to a user in the app's DM (a user id as the
+// channel of chat.postMessage) for owner alerts.
+func (b *Bridge) DirectReplier(_ context.Context, user engine.UserID) (engine.Replier, error) {
+	return b.newReplier(string(user), "", "", string(user), true), nil
 }
 
 // ReplierFor addresses a channel and thread without an inbound event

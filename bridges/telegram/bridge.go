@@ -50,7 +50,8 @@ type Options struct {
 	OnState func(err error)
 }
 
-// Bridge is the Telegram bridge. Create it with New; Run it once.
+// Bridge is the Telegram bridge. Create it with New. Run may be called
+// again after it returns (the engine restarts a failed bridge).
 type Bridge struct {
 	opts Options
 	bot  *tele.Bot
@@ -253,6 +254,16 @@ func (b *Bridge) getUpdates(ctx context.Context, offset int) ([]tele.Update, err
 		return nil, fmt.Errorf("telegram: getUpdates: bad answer: %w", err)
 	}
 	return resp.Result, nil
+}
+
+// DirectReplier writes to a user privately: a user's private chat with the
+// bot has the user's id (owner alerts). The user must have started the bot.
+func (b *Bridge) DirectReplier(_ context.Context, user engine.UserID) (engine.Replier, error) {
+	id, err := strconv.ParseInt(string(user), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("telegram: user id %q is not numeric", user)
+	}
+	return b.newReplier(id, 0, false), nil
 }
 
 // ReplierFor addresses a chat without an inbound event (engine.Recover).

@@ -267,14 +267,8 @@ func serve(ctx context.Context, cfg *config.Config, eng *engine.Engine, st sweep
 		}
 		tracker.Set(string(b.Name()), health.StateOK, "")
 		go func() {
-			err := b.Run(runCtx, eng)
-			if err != nil && runCtx.Err() == nil {
-				tracker.Set(string(b.Name()), health.StateDown, err.Error())
-				err = fmt.Errorf("%s: %w", b.Name(), err)
-			} else {
-				err = nil
-			}
-			errs <- err
+			// Restarted with backoff when it fails; the others go on.
+			errs <- eng.RunBridge(runCtx, b)
 		}()
 	}
 	var firstErr error

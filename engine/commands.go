@@ -145,9 +145,30 @@ func settingCmd(name string) func(context.Context, *cmdCtx) error {
 		if err := c.e.store.SetSetting(ctx, c.ev.Key(), name, v); err != nil {
 			return NewSafeError("Could not save the setting.", fmt.Errorf("set %s: %w", name, err))
 		}
-		c.sayPrivately(ctx, fmt.Sprintf("%s set to %s for this conversation.", name, v))
+		if name == SettingSystem {
+			c.sayPrivately(ctx, "System prompt set for this conversation.")
+		} else {
+			c.sayPrivately(ctx, fmt.Sprintf("%s set to %s for this conversation.", settingLabel(name), v))
+		}
 		return nil
 	}
+}
+
+// settingLabel is how a setting is named to users.
+func settingLabel(name string) string {
+	switch name {
+	case SettingTemperature:
+		return "Temperature"
+	case SettingMaxTokens:
+		return "Max tokens"
+	case SettingSystem:
+		return "System prompt"
+	case SettingStreaming:
+		return "Streaming"
+	case SettingModel:
+		return "Model"
+	}
+	return name
 }
 
 func source(stored map[string]string, name string) string {

@@ -108,7 +108,7 @@ func TestCommands_SettingsValidation(t *testing.T) {
 			"/streaming maybe":     "on or off",
 			"/temperature 1.5":     "set to 1.5",
 			"/maxtokens 200":       "set to 200",
-			"/system Be a pirate.": "set to Be a pirate.",
+			"/system Be a pirate.": "System prompt set",
 		} {
 			if got := h.command(text); !strings.Contains(got, want) {
 				t.Errorf("%s = %q, want %q", text, got, want)

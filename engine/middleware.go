@@ -182,7 +182,7 @@ func (e *Engine) validate() Middleware {
 				return
 			}
 			ev.Text = CleanText(ev.Text)
-			if ev.Command == "" && strings.TrimSpace(ev.Text) == "" {
+			if ev.Command == "" && !hasVisible(ev.Text) {
 				e.reply(ctx, r, ev, "Your message is empty. Send some text, or /help for the commands.")
 				return
 			}
@@ -195,9 +195,22 @@ func (e *Engine) validate() Middleware {
 	}
 }
 
-// CleanText removes control and format characters that have no place in a
-// chat message (and can hide text or drive terminals), keeping newlines and
-// tabs, and normalising CRLF to LF.
+// hasVisible reports whether s has a character one can see: not only
+// spaces and invisible format characters (zero-width spaces, joiners,
+// direction marks).
+func hasVisible(s string) bool {
+	for _, r := range s {
+		if !unicode.IsSpace(r) && !unicode.Is(unicode.Cf, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// CleanText removes control characters that have no place in a chat
+// message (and can drive terminals), keeping newlines and tabs, and
+// normalising CRLF to LF. Format characters stay: emoji sequences and
+// right-to-left text need them.
 func CleanText(s string) string {
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	return strings.Map(func(r rune) rune {

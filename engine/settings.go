@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"context"
 	"fmt"
 	"strconv"
@@ -37,7 +38,7 @@ func parseSetting(name, value string) (string, error) {
 	switch name {
 	case SettingTemperature:
 		f, err := strconv.ParseFloat(value, 64)
-		if err != nil || f < 0 || f > 2 {
+		if err != nil || math.IsNaN(f) || f < 0 || f > 2 {
 			return "", fmt.Errorf("temperature must be a number from 0 to 2, not %q", value)
 		}
 		return strconv.FormatFloat(f, 'f', -1, 64), nil

@@ -8,7 +8,7 @@ import (
 
 // Circuit breaker defaults.
 const (
-	DefaultBreakerThreshold = 5
+	DefaultBreakerThreshold = 8 // two turns of failed attempts (a first try and 3 retries each)
 	DefaultBreakerCooldown  = 30 * time.Second
 )
 

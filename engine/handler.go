@@ -46,7 +46,7 @@ type Options struct {
 	// QueueLength is how many events may wait per conversation; default 32.
 	QueueLength int
 	// BreakerThreshold is how many provider failures in a row open the
-	// circuit breaker (default 5); BreakerCooldown how long it stays open
+	// circuit breaker (default 8); BreakerCooldown how long it stays open
 	// before a probe (default 30 s).
 	BreakerThreshold int
 	BreakerCooldown  time.Duration

@@ -116,7 +116,13 @@ func (d *daemon) kill() {
 
 func waitUntil(t *testing.T, d *daemon, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(45 * time.Second)
+	waitUntilFor(t, d, 45*time.Second, what, cond)
+}
+
+// waitUntilFor polls cond until it holds or limit passes.
+func waitUntilFor(t *testing.T, d *daemon, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s; daemon log:\n%s", what, d.log())

@@ -88,6 +88,8 @@ type Request struct {
 	// Body is the decoded chat completion request (zero for other paths
 	// or an undecodable body).
 	Body ChatRequest
+	// At is when the request arrived.
+	At time.Time
 }
 
 // ChatRequest is a decoded POST /chat/completions body.
@@ -290,7 +292,7 @@ func (s *Server) noteCancel() {
 }
 
 func (s *Server) record(r *http.Request, body []byte) Request {
-	req := Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), RawBody: body}
+	req := Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), RawBody: body, At: time.Now()}
 	if len(body) > 0 && strings.HasSuffix(r.URL.Path, "/chat/completions") {
 		if json.Unmarshal(body, &req.Body) == nil {
 			_ = json.Unmarshal(body, &req.Body.Fields)

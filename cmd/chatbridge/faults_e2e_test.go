@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"math/rand/v2"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -127,7 +127,7 @@ func TestFaults_KillNineLoops(t *testing.T) {
 	or := openroutertest.New(t, openroutertest.Options{EchoDelay: 25 * time.Millisecond})
 	dir := t.TempDir()
 	chat := telegramtest.PrivateChat(tgOwner)
-	rng := rand.New(rand.NewPCG(1, 2)) // fixed: a failure can be replayed
+	rng := rand.New(rand.NewPCG(1, 2))        // fixed: a failure can be replayed
 	filler := strings.Repeat("and so on ", 8) // ~0.7 s of streaming: kills land before, during and after
 	questions := make([]string, loops)
 	for i := range loops {

@@ -71,6 +71,10 @@ type Event struct {
 	Text     string // the message text, or the command's arguments
 	Command  string // the command name without slash ("model"); empty for a plain turn
 	Time     time.Time
+
+	// queued is set when the event's work went to a worker, which notes
+	// its end (Engine.handled) itself.
+	queued bool
 }
 
 // Key is the conversation key the event belongs to.

@@ -66,16 +66,17 @@ var (
 // commands and turns, and streams replies. Create it with New. Safe for
 // concurrent use.
 type Engine struct {
-	opts    Options
-	log     *slog.Logger
-	store   Store
-	prov    Provider
-	health  *health.Tracker
-	chain   Handler
-	cmds    *commandTable
-	started time.Time
-	stats   *providerStats
-	breaker *breaker
+	opts     Options
+	log      *slog.Logger
+	store    Store
+	prov     Provider
+	health   *health.Tracker
+	chain    Handler
+	cmds     *commandTable
+	started  time.Time
+	stats    *providerStats
+	breaker  *breaker
+	inflight inflightSet
 
 	root       context.Context
 	cancelRoot context.CancelCauseFunc
@@ -189,11 +190,14 @@ func (e *Engine) dispatch(ctx context.Context, r Replier, ev *Event) {
 	job := func(ctx context.Context) {
 		if cmd != nil {
 			e.runCommand(ctx, r, ev, cmd)
+			e.handled(ctx, ev)
 			return
 		}
-		e.runTurn(ctx, r, ev, ev.Text, false)
+		e.runTurn(ctx, r, ev, ev.Text, false) // notes the end once the turn is stored
 	}
-	switch err := e.enqueue(ev.Key(), job); {
+	err := e.enqueue(ev.Key(), job)
+	ev.queued = err == nil
+	switch {
 	case errors.Is(err, errQueueFull):
 		e.reply(ctx, r, ev, "Too many messages are waiting in this conversation. Wait for the replies, or send /stop.")
 	case errors.Is(err, errShutdown):

@@ -90,38 +90,6 @@ func (e *Engine) allowlist() Middleware {
 	}
 }
 
-// dedupeTTL is how long an inbound event id is remembered.
-const dedupeTTL = 48 * time.Hour
-
-// dedupe drops an event whose platform id was handled before, so an update
-// the platform delivers again (after a restart, say) gets no second answer.
-func (e *Engine) dedupe() Middleware {
-	return func(next Handler) Handler {
-		return HandlerFunc(func(ctx context.Context, r Replier, ev *Event) {
-			seenAny := false
-			// Every id is marked, even after a hit, so a later delivery
-			// under any of them is recognised too.
-			for _, id := range append([]EventID{ev.ID}, ev.AltIDs...) {
-				if id == "" {
-					continue
-				}
-				seen, err := e.store.MarkSeen(ctx, ev.Platform, id, dedupeTTL)
-				if err != nil {
-					// Answering twice is better than not answering.
-					e.log.Warn("dedupe check failed", "err", err)
-				} else if seen {
-					seenAny = true
-				}
-			}
-			if seenAny {
-				e.log.Info("dropped a redelivered event", "platform", ev.Platform, "id", ev.ID)
-				return
-			}
-			next.HandleEvent(ctx, r, ev)
-		})
-	}
-}
-
 // rateLimit applies [limits] requests_per_minute per user. /stop is always
 // let through: it is how a user gets out of trouble.
 func (e *Engine) rateLimit() Middleware {

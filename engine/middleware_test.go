@@ -188,3 +188,55 @@ func TestMiddleware_EventSeenUnderAnotherIDIsAnsweredOnce(t *testing.T) {
 		}
 	})
 }
+
+func TestDedupe_EventLostToACrashIsHandledOnRedelivery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		prov := enginetest.NewProvider()
+		h := newHarness(t, testCaps(), prov)
+		defer h.close()
+		// The previous process marked the event on receipt and died before
+		// storing the user's turn.
+		if _, err := h.store.MarkSeen(context.Background(), testPlatform, "update-7", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		r := enginetest.NewReplier(4096, engine.UTF16)
+		ev := event("c1", "did you get this?")
+		ev.ID = "update-7"
+		h.e.HandleEvent(context.Background(), r, ev)
+		h.settle()
+		if got := r.Last(); got != "You said: did you get this?" {
+			t.Errorf("the lost message got %q, want an answer", got)
+		}
+		// Now it was handled: one more delivery is a duplicate.
+		again := event("c1", "did you get this?")
+		again.ID = "update-7"
+		h.e.HandleEvent(context.Background(), r, again)
+		h.settle()
+		if n := len(prov.Requests()); n != 1 {
+			t.Errorf("provider requests = %d, want 1", n)
+		}
+	})
+}
+
+func TestDedupe_DuplicateWhileInFlightIsDropped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		prov := enginetest.NewProvider(enginetest.Script{FirstDelay: 5 * time.Second, Deltas: []string{"slow"}},
+			enginetest.Script{Deltas: []string{"first of the queue"}})
+		h := newHarness(t, testCaps(), prov)
+		defer h.close()
+		r := enginetest.NewReplier(4096, engine.UTF16)
+		busy := event("c1", "keep the worker busy")
+		busy.ID = "u-1"
+		h.e.HandleEvent(context.Background(), r, busy)
+		queued := event("c1", "queued")
+		queued.ID = "u-2"
+		h.e.HandleEvent(context.Background(), r, queued)
+		dup := event("c1", "queued")
+		dup.ID = "u-2" // Slack retries an event not yet answered
+		h.e.HandleEvent(context.Background(), r, dup)
+		h.settle()
+		if n := len(prov.Requests()); n != 2 {
+			t.Errorf("provider requests = %d, want 2 (the retry of a queued event dropped)", n)
+		}
+	})
+}

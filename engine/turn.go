@@ -49,10 +49,13 @@ func (e *Engine) runTurn(ctx context.Context, r Replier, ev *Event, text string,
 		if _, err := e.store.AppendMessage(ctx, conv.ID, Message{
 			Role: RoleUser, Content: text, Timestamp: time.Now().UTC(),
 		}); err != nil {
+			e.handled(ctx, ev)
 			e.fail(ctx, r, ev, fmt.Errorf("store message: %w", err))
 			return
 		}
 	}
+	// From here a crash leaves a stored turn, which Recover answers for.
+	e.handled(ctx, ev)
 	state := ReplyState{
 		ID: newMessageID(), Key: key, Chat: ev.Chat, Thread: ev.Thread, Conversation: conv.ID, Event: ev.ID,
 		Status: ReplyPending, UpdatedAt: time.Now().UTC(),

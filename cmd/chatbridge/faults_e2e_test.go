@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -247,4 +248,51 @@ func TestFaults_ThousandMessagesAcross200Chats(t *testing.T) {
 		t.Errorf("%d calls came before their retry_after", len(early))
 	}
 	t.Logf("1,000 messages across 200 chats answered in %s under Telegram's limits", elapsed.Round(time.Second))
+}
+
+func TestFaults_GracefulShutdown(t *testing.T) {
+	tg := telegramtest.New(t, telegramtest.Options{})
+	or := openroutertest.New(t, openroutertest.Options{})
+	chat := telegramtest.PrivateChat(tgOwner)
+	dir := t.TempDir()
+	section := fmt.Sprintf("[bot]\nshutdown_timeout = \"1s\"\n\n[telegram]\nenabled = true\napi_url = %q\nallowed_users = [%d]\n", tg.URL(), tgOwner.ID)
+
+	// SIGTERM in the middle of a long reply: the reply is marked
+	// interrupted within shutdown_timeout and the exit is clean.
+	or.Enqueue(openroutertest.Script{Tokens: openroutertest.Words(strings.Repeat("endless ", 300)), Delay: 50 * time.Millisecond})
+	d := startDaemonWith(t, dir, or, section, "TELEGRAM_BOT_TOKEN="+tg.Token())
+	tg.SendText(chat, tgOwner, "talk for a while")
+	waitUntil(t, d, "the reply to stream", func() bool {
+		m := tg.Messages(tgOwner.ID)
+		return len(m) == 1 && m[0].Edits >= 1
+	})
+	start := time.Now()
+	d.stop()
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("shutdown took %s with shutdown_timeout 1s", took)
+	}
+	if got := tg.Messages(tgOwner.ID)[0].Text; !strings.Contains(got, "Interrupted") || !strings.Contains(got, "endless") {
+		t.Errorf("the reply in flight reads %q, want its text marked interrupted", got)
+	}
+	if !strings.Contains(d.log(), "chatbridge stopped") {
+		t.Errorf("no clean stop in the log:\n%s", d.log())
+	}
+
+	// A second signal forces the exit even when shutdown would wait long.
+	section = strings.Replace(section, `"1s"`, `"5m"`, 1)
+	or.Enqueue(openroutertest.Script{Tokens: openroutertest.Words(strings.Repeat("endless ", 300)), Delay: 50 * time.Millisecond})
+	d2 := startDaemonWith(t, dir, or, section, "TELEGRAM_BOT_TOKEN="+tg.Token())
+	tg.SendText(chat, tgOwner, "talk again")
+	waitUntil(t, d2, "the second reply to stream", func() bool {
+		m := tg.Messages(tgOwner.ID)
+		return len(m) == 2 && m[1].Edits >= 1
+	})
+	_ = d2.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(300 * time.Millisecond)
+	_ = d2.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d2.done:
+	case <-time.After(10 * time.Second):
+		t.Error("a second SIGTERM did not force the exit")
+	}
 }

@@ -31,6 +31,9 @@ type Options struct {
 	Store    Store
 	Logger   *slog.Logger
 	Health   *health.Tracker // may be nil
+	// Metrics is where the engine registers its Prometheus metrics; nil:
+	// a registry of its own (see Engine.Metrics).
+	Metrics *health.Registry
 
 	Defaults        Settings // the config's defaults for every conversation
 	FallbackModels  []string
@@ -77,6 +80,8 @@ type Engine struct {
 	stats    *providerStats
 	breaker  *breaker
 	inflight inflightSet
+	registry *health.Registry
+	metrics  *engineMetrics
 
 	root       context.Context
 	cancelRoot context.CancelCauseFunc
@@ -130,6 +135,11 @@ func New(opts Options) (*Engine, error) {
 		bridges:    make(map[Platform]Bridge),
 		workers:    make(map[ConversationKey]*worker),
 	}
+	e.registry = opts.Metrics
+	if e.registry == nil {
+		e.registry = health.NewRegistry()
+	}
+	e.metrics = e.newMetrics(e.registry)
 	e.cmds = newCommandTable()
 	e.chain = Chain(HandlerFunc(e.dispatch),
 		Recover(e.log),
@@ -231,7 +241,11 @@ func (e *Engine) newStream(r Replier, ev *Event, live bool) *stream {
 	if caps.EditBudget.Every > 0 {
 		s.edits = e.bridgeBudgets.get(string(ev.Platform)+"/edits", caps.EditBudget)
 	}
-	s.onRateLimit = e.stats.rateLimitHit
+	s.onRateLimit = func() {
+		e.stats.rateLimitHit()
+		e.metrics.rateLimits.Inc(string(ev.Platform))
+	}
+	s.onEdit = func() { e.metrics.edits.Inc(string(ev.Platform)) }
 	return s
 }
 

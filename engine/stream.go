@@ -41,8 +41,9 @@ type stream struct {
 	// onShown is called from the flusher after the set of messages or
 	// their text changed, to persist the reply's state. May be nil.
 	onShown func(ids []MessageID, text string)
-	// onRateLimit counts platform 429s for health.
+	// onRateLimit counts platform 429s for health; onEdit counts edits.
 	onRateLimit func()
+	onEdit      func()
 	// tmpl holds the flags (Ephemeral) every message of this stream is
 	// sent with.
 	tmpl Outgoing
@@ -329,6 +330,9 @@ func (s *stream) show(ctx context.Context, parts []string) error {
 			}
 			if err != nil {
 				return err
+			}
+			if s.onEdit != nil {
+				s.onEdit()
 			}
 			m.text, m.at = part, time.Now()
 			continue

@@ -118,6 +118,10 @@ func (e *Engine) runTurn(ctx context.Context, r Replier, ev *Event, text string,
 			e.log.Error("store reply", "err", err)
 		}
 	}
+	e.metrics.replies.Inc(string(status))
+	if comp != nil {
+		e.metrics.usage(comp.Usage)
+	}
 	if comp != nil && (comp.Usage.TotalTokens > 0 || comp.Usage.Cost > 0) {
 		if err := e.store.RecordUsage(dctx, time.Now(), ev.User, comp.Usage); err != nil {
 			e.log.Error("record usage", "err", err)
@@ -172,6 +176,7 @@ func (e *Engine) generate(ctx context.Context, req *Request, s *stream) (comp *C
 		start := time.Now()
 		comp, err := e.streamOnce(ctx, req, s)
 		e.stats.observe(time.Since(start), err)
+		e.metrics.latency.Observe(time.Since(start).Seconds())
 		e.reportProvider(err)
 		if ctx.Err() == nil {
 			e.breaker.record(err)
@@ -245,8 +250,15 @@ var errIdle = errors.New("provider idle")
 // a keep-alive delta) for IdleTimeout is cut and reported as a timeout, so a
 // stalled connection cannot hold a conversation forever.
 func (e *Engine) streamOnce(ctx context.Context, req *Request, s *stream) (*Completion, error) {
+	start, first := time.Now(), true
+	firstText := func(d Delta) {
+		if first && d.Content != "" {
+			first = false
+			e.metrics.firstToken.Observe(time.Since(start).Seconds())
+		}
+	}
 	if e.opts.IdleTimeout <= 0 {
-		return e.prov.Stream(ctx, req, func(d Delta) error { s.Append(d.Content); return nil })
+		return e.prov.Stream(ctx, req, func(d Delta) error { firstText(d); s.Append(d.Content); return nil })
 	}
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -254,6 +266,7 @@ func (e *Engine) streamOnce(ctx context.Context, req *Request, s *stream) (*Comp
 	defer idle.Stop()
 	comp, err := e.prov.Stream(actx, req, func(d Delta) error {
 		idle.Reset(e.opts.IdleTimeout)
+		firstText(d)
 		s.Append(d.Content)
 		return nil
 	})

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -258,6 +260,13 @@ func serve(ctx context.Context, cfg *config.Config, eng *engine.Engine, st sweep
 	if cfg.Storage.RetentionDays > 0 {
 		go sweepLoop(runCtx, st, log)
 	}
+	if cfg.Health.Listen != "" {
+		stopHTTP, err := serveHealth(cfg.Health.Listen, eng, log)
+		if err != nil {
+			return err
+		}
+		defer stopHTTP()
+	}
 	errs := make(chan error, len(bridges))
 	for _, b := range bridges {
 		if cr, ok := b.(engine.CommandRegistrar); ok {
@@ -281,6 +290,30 @@ func serve(ctx context.Context, cfg *config.Config, eng *engine.Engine, st sweep
 	defer scancel()
 	eng.Shutdown(sctx)
 	return firstErr
+}
+
+// serveHealth serves /healthz and /metrics on addr until the returned stop
+// is called.
+func serveHealth(addr string, eng *engine.Engine, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("health.listen %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: health.Handler(eng.Snapshot, eng.Metrics()), ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("health endpoint", "err", err)
+		}
+	}()
+	log.Info("health endpoint", "listen", ln.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}, nil
 }
 
 // sweeper is the part of the store that enforces retention.

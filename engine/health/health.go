@@ -22,11 +22,11 @@ const (
 
 // Component is the last reported condition of one component.
 type Component struct {
-	Name      string
-	State     State
-	LastError string // safe text of the last error; never secrets
-	Since     time.Time
-	UpdatedAt time.Time
+	Name      string    `json:"name"`
+	State     State     `json:"state"`
+	LastError string    `json:"last_error,omitempty"` // safe text of the last error; never secrets
+	Since     time.Time `json:"since"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Tracker holds the components' states. The zero value is not usable; use

@@ -1,0 +1,95 @@
+package main_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/chatbridge/chatbridge/bridges/telegram/telegramtest"
+	"github.com/chatbridge/chatbridge/engine/openrouter/openroutertest"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func TestRunHealth_HealthzAndMetrics(t *testing.T) {
+	tg := telegramtest.New(t, telegramtest.Options{})
+	or := openroutertest.New(t, openroutertest.Options{})
+	addr := freeAddr(t)
+	section := fmt.Sprintf("[health]\nlisten = %q\n\n[telegram]\nenabled = true\napi_url = %q\nallowed_users = [%d]\n", addr, tg.URL(), tgOwner.ID)
+	d := startDaemonWith(t, t.TempDir(), or, section, "TELEGRAM_BOT_TOKEN="+tg.Token())
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	waitUntil(t, d, "the health endpoint", func() bool { code, _ := get("/healthz"); return code == 200 })
+	tg.SendText(telegramtest.PrivateChat(tgOwner), tgOwner, "hello")
+	waitUntil(t, d, "the reply", func() bool { return last(visible(tg, tgOwner.ID)) == "You said: hello" })
+
+	code, body := get("/healthz")
+	var snap struct {
+		Status     string `json:"status"`
+		Components []struct {
+			Name, State string
+		} `json:"components"`
+		Provider struct {
+			Calls int `json:"calls"`
+		} `json:"provider"`
+		Conversations int `json:"conversations"`
+	}
+	if code != 200 || json.Unmarshal([]byte(body), &snap) != nil {
+		t.Fatalf("/healthz: %d %s", code, body)
+	}
+	if snap.Status != "ok" || snap.Provider.Calls != 1 || snap.Conversations != 1 {
+		t.Errorf("/healthz = %s", body)
+	}
+	found := false
+	for _, c := range snap.Components {
+		found = found || c.Name == "telegram" && c.State == "ok"
+	}
+	if !found {
+		t.Errorf("/healthz lacks the telegram bridge: %s", body)
+	}
+
+	_, metrics := get("/metrics")
+	for _, want := range []string{
+		`chatbridge_replies_total{outcome="done"} 1`, "chatbridge_provider_latency_seconds_count 1",
+		"chatbridge_time_to_first_token_seconds_count 1", `chatbridge_tokens_total{kind="completion"}`,
+		"chatbridge_cost_usd_total", "chatbridge_active_streams 0", "chatbridge_storage_bytes",
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	// Prometheus conventions: counters end in _total, units are base units.
+	for _, m := range regexp.MustCompile(`(?m)^# TYPE (\S+) (\S+)$`).FindAllStringSubmatch(metrics, -1) {
+		name, kind := m[1], m[2]
+		if kind == "counter" && !strings.HasSuffix(name, "_total") {
+			t.Errorf("counter %s does not end in _total", name)
+		}
+		if strings.Contains(name, "_ms") || strings.Contains(name, "_milliseconds") || strings.Contains(name, "_mb") {
+			t.Errorf("%s is not in base units", name)
+		}
+	}
+	d.stop()
+	if strings.Contains(body+metrics, tg.Token()) || strings.Contains(body+metrics, or.APIKey()) {
+		t.Error("a secret is served by the health endpoint")
+	}
+}

@@ -56,6 +56,10 @@ type Options struct {
 	// DownAlertAfter is how long a bridge may be down before its owners on
 	// the other bridges are told; default DefaultDownAlertAfter.
 	DownAlertAfter time.Duration
+	// CheckInterval is how often Monitor takes a snapshot; Thresholds
+	// mark the bot degraded ([health]).
+	CheckInterval time.Duration
+	Thresholds    Thresholds
 }
 
 // errShutdown and errStopped are the causes a turn's context is cancelled
@@ -82,6 +86,7 @@ type Engine struct {
 	inflight inflightSet
 	registry *health.Registry
 	metrics  *engineMetrics
+	mon      monitorState
 
 	root       context.Context
 	cancelRoot context.CancelCauseFunc

@@ -19,7 +19,9 @@ func (e *Engine) Snapshot(ctx context.Context) health.Snapshot {
 		Time:          time.Now().UTC(),
 		UptimeSeconds: time.Since(e.started).Seconds(),
 		MemoryBytes:   ms.Sys,
+		CPUPercent:    e.cpuPercent(),
 		Goroutines:    runtime.NumGoroutine(),
+		OpenFiles:     openFiles(),
 		Provider: health.Provider{
 			Calls: st.Calls, Errors: st.Errors, ErrorRate: st.ErrorRate,
 			LatencyMeanMS: st.Mean.Milliseconds(), LatencyP95MS: st.P95.Milliseconds(), RateLimitHits: st.RateLimits,

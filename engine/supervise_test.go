@@ -77,7 +77,7 @@ func TestRunBridge_RestartsWithBackoffAndAlertsTheOwnerOnce(t *testing.T) {
 
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
-		if st := stateOf(tracker, "flaky"); st != health.StateDown {
+		if st := stateOf(tracker.Components(), "flaky"); st != health.StateDown {
 			t.Errorf("health of the failing bridge = %q, want down", st)
 		}
 		time.Sleep(30 * time.Minute)
@@ -107,8 +107,8 @@ func TestRunBridge_RestartsWithBackoffAndAlertsTheOwnerOnce(t *testing.T) {
 	})
 }
 
-func stateOf(tr *health.Tracker, name string) health.State {
-	for _, c := range tr.Components() {
+func stateOf(comps []health.Component, name string) health.State {
+	for _, c := range comps {
 		if c.Name == name {
 			return c.State
 		}

@@ -260,6 +260,7 @@ func serve(ctx context.Context, cfg *config.Config, eng *engine.Engine, st sweep
 	if cfg.Storage.RetentionDays > 0 {
 		go sweepLoop(runCtx, st, log)
 	}
+	go eng.Monitor(runCtx)
 	if cfg.Health.Listen != "" {
 		stopHTTP, err := serveHealth(cfg.Health.Listen, eng, log)
 		if err != nil {

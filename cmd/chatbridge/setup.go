@@ -150,7 +150,14 @@ func newEngine(cfg *config.Config, prov engine.Provider, st engine.Store, tracke
 			RequestsPerMinute: cfg.Limits.RequestsPerMinute,
 			MaxInputChars:     cfg.Limits.MaxInputChars,
 		},
-		Access:       access,
-		ErrorDetails: cfg.Bot.EnableErrorLogging,
+		Access:        access,
+		ErrorDetails:  cfg.Bot.EnableErrorLogging,
+		CheckInterval: cfg.Health.CheckInterval.Duration,
+		Thresholds: engine.Thresholds{
+			MemoryMB:     cfg.Health.MemoryMBWarn,
+			CPUPercent:   cfg.Health.CPUPercentWarn,
+			APIErrorRate: cfg.Health.APIErrorRateWarn,
+			StorageMB:    cfg.Health.StorageMBWarn,
+		},
 	})
 }

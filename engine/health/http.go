@@ -14,7 +14,9 @@ type Snapshot struct {
 	Time           time.Time   `json:"time"`
 	UptimeSeconds  float64     `json:"uptime_seconds"`
 	MemoryBytes    uint64      `json:"memory_bytes"`
+	CPUPercent     float64     `json:"cpu_percent"`
 	Goroutines     int         `json:"goroutines"`
+	OpenFiles      int         `json:"open_files"`
 	Components     []Component `json:"components"`
 	Provider       Provider    `json:"provider"`
 	ActiveStreams  int         `json:"active_streams"`

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -253,45 +252,97 @@ func cmdStatus(ctx context.Context, c *cmdCtx) error {
 	return nil
 }
 
-// statusText renders the health summary. It calls no model.
+// statusText renders the health snapshot compactly. It calls no model;
+// the key's credit comes from the provider's key endpoint, cached.
 func (e *Engine) statusText(ctx context.Context) string {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	st := e.stats.snapshot()
+	snap := e.Snapshot(ctx)
 	var b strings.Builder
-	overall := "ok"
-	if e.health != nil {
-		overall = string(e.health.Overall())
+	fmt.Fprintf(&b, "**Status: %s**\n", snap.Status)
+	fmt.Fprintf(&b, "Uptime %s · memory %d MB · CPU %.0f%% · %d goroutines", time.Duration(snap.UptimeSeconds*float64(time.Second)).Round(time.Second),
+		snap.MemoryBytes>>20, snap.CPUPercent, snap.Goroutines)
+	if snap.OpenFiles >= 0 {
+		fmt.Fprintf(&b, " · %d open files", snap.OpenFiles)
 	}
-	fmt.Fprintf(&b, "**Status: %s**\n", overall)
-	fmt.Fprintf(&b, "Uptime: %s\n", time.Since(e.started).Round(time.Second))
-	fmt.Fprintf(&b, "Memory: %d MB in use, %d goroutines\n", ms.Sys>>20, runtime.NumGoroutine())
-	if e.health != nil {
-		for _, comp := range e.health.Components() {
-			fmt.Fprintf(&b, "%s: %s", comp.Name, comp.State)
-			if comp.LastError != "" {
-				fmt.Fprintf(&b, " (%s)", comp.LastError)
-			}
-			b.WriteString("\n")
+	b.WriteString("\n")
+	for _, comp := range snap.Components {
+		fmt.Fprintf(&b, "%s: %s", comp.Name, comp.State)
+		if comp.LastError != "" {
+			fmt.Fprintf(&b, " (%s)", comp.LastError)
 		}
+		b.WriteString("\n")
 	}
-	if st.Calls == 0 {
+	p := snap.Provider
+	if p.Calls == 0 {
 		b.WriteString("Model API: no calls yet\n")
 	} else {
-		fmt.Fprintf(&b, "Model API: %d calls, latency mean %s, p95 %s, errors %.0f%% (last %d)\n",
-			st.Calls, st.Mean.Round(time.Millisecond), st.P95.Round(time.Millisecond), st.ErrorRate*100,
-			min(st.Calls, latencyWindow))
+		fmt.Fprintf(&b, "Model API: %d calls, latency mean %d ms, p95 %d ms, errors %.0f%% (last %d)\n",
+			p.Calls, p.LatencyMeanMS, p.LatencyP95MS, p.ErrorRate*100, min(p.Calls, latencyWindow))
 	}
-	fmt.Fprintf(&b, "Platform rate limits hit: %d\nReplies in progress: %d\n", st.RateLimits, st.Active)
-	if ss, err := e.store.Stats(ctx); err != nil {
-		b.WriteString("Storage: unavailable\n")
-		e.log.Warn("store stats", "err", err)
+	if credit := e.keyCredit(ctx); credit != "" {
+		b.WriteString("OpenRouter key: " + credit + "\n")
+	}
+	fmt.Fprintf(&b, "Platform rate limits hit: %d · replies in progress: %d\n", p.RateLimitHits, snap.ActiveStreams)
+	fmt.Fprintf(&b, "Storage: %d conversations, %.1f MB, %d corrupt records\n",
+		snap.Conversations, float64(snap.StorageBytes)/(1<<20), snap.CorruptRecords)
+	if at := e.LastBackup(); at.IsZero() {
+		b.WriteString("Last backup: none yet")
 	} else {
-		fmt.Fprintf(&b, "Storage: %d conversations, %.1f MB, %d corrupt records\n",
-			ss.Conversations, float64(ss.SizeBytes)/(1<<20), ss.Corrupt)
+		fmt.Fprintf(&b, "Last backup: %s ago", time.Since(at).Round(time.Minute))
 	}
-	b.WriteString("Last backup: none yet")
 	return b.String()
+}
+
+// keyReporter is a provider that can tell its key's credit.
+type keyReporter interface {
+	Key(ctx context.Context) (KeyInfo, error)
+}
+
+// keyCacheFor is how long the key's credit is reused.
+const keyCacheFor = 5 * time.Minute
+
+// keyCredit is the key's remaining credit in words, cached; empty when the
+// provider cannot say.
+func (e *Engine) keyCredit(ctx context.Context) string {
+	kr, ok := e.prov.(keyReporter)
+	if !ok {
+		return ""
+	}
+	e.keyMu.Lock()
+	defer e.keyMu.Unlock()
+	if time.Since(e.keyAt) < keyCacheFor && e.keyText != "" {
+		return e.keyText
+	}
+	kctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	info, err := kr.Key(kctx)
+	if err != nil {
+		return "credit unknown (the key endpoint failed)"
+	}
+	switch {
+	case info.Limit == nil:
+		e.keyText = fmt.Sprintf("$%.2f used, no limit", info.Usage)
+	case info.LimitRemaining != nil:
+		e.keyText = fmt.Sprintf("$%.2f of $%.2f left", *info.LimitRemaining, *info.Limit)
+	default:
+		e.keyText = fmt.Sprintf("$%.2f used of $%.2f", info.Usage, *info.Limit)
+	}
+	e.keyAt = time.Now()
+	return e.keyText
+}
+
+// SetLastBackup records when the last backup succeeded (for /status).
+// Safe for concurrent use.
+func (e *Engine) SetLastBackup(at time.Time) {
+	e.keyMu.Lock()
+	e.lastBackup = at
+	e.keyMu.Unlock()
+}
+
+// LastBackup is when the last backup succeeded; zero if none.
+func (e *Engine) LastBackup() time.Time {
+	e.keyMu.Lock()
+	defer e.keyMu.Unlock()
+	return e.lastBackup
 }
 
 func cmdExport(ctx context.Context, c *cmdCtx) error {

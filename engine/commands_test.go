@@ -207,7 +207,7 @@ func TestCommands_UsageTitleTagsExportStatus(t *testing.T) {
 			}
 		}
 		status := h.command("/status")
-		for _, want := range []string{"Uptime", "Memory", "Model API: 1 calls", "Storage: 1 conversations"} {
+		for _, want := range []string{"Uptime", "memory", "CPU", "goroutines", "Model API: 1 calls", "Storage: 1 conversations", "corrupt records", "Last backup"} {
 			if !strings.Contains(status, want) {
 				t.Errorf("/status lacks %q: %q", want, status)
 			}

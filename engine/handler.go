@@ -88,6 +88,11 @@ type Engine struct {
 	metrics  *engineMetrics
 	mon      monitorState
 
+	keyMu      sync.Mutex // guards the key cache and lastBackup
+	keyText    string
+	keyAt      time.Time
+	lastBackup time.Time
+
 	root       context.Context
 	cancelRoot context.CancelCauseFunc
 

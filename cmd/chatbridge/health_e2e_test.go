@@ -88,6 +88,17 @@ func TestRunHealth_HealthzAndMetrics(t *testing.T) {
 			t.Errorf("%s is not in base units", name)
 		}
 	}
+	tg.SendText(telegramtest.PrivateChat(tgOwner), tgOwner, "/status")
+	waitUntil(t, d, "/status", func() bool { return strings.Contains(last(visible(tg, tgOwner.ID)), "Status") })
+	status := last(visible(tg, tgOwner.ID))
+	for _, want := range []string{"Status: ok", "memory", "CPU", "telegram: ok", "Model API: 1 calls", "OpenRouter key: $", "Storage: 1 conversations", "Last backup"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("/status lacks %q:\n%s", want, status)
+		}
+	}
+	if n := len(chatRequests(or)); n != 1 {
+		t.Errorf("/status called the model (%d chat requests)", n)
+	}
 	d.stop()
 	if strings.Contains(body+metrics, tg.Token()) || strings.Contains(body+metrics, or.APIKey()) {
 		t.Error("a secret is served by the health endpoint")

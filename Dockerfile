@@ -16,7 +16,11 @@ COPY config.example.toml /etc/chatbridge/config.example.toml
 WORKDIR /var/lib/chatbridge
 USER nonroot:nonroot
 # Mount the config at /etc/chatbridge/config.toml and a volume at /var/lib/chatbridge
-# (set [storage] dir = "/var/lib/chatbridge/data").
+# (set [storage] dir = "/var/lib/chatbridge/data"). Runs with --read-only: it writes only
+# to the data volume (database, backups, control socket).
 VOLUME ["/var/lib/chatbridge"]
+# Needs [health] listen = "127.0.0.1:9090" (or 0.0.0.0:9090 to scrape /metrics).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["/usr/local/bin/chatbridge", "healthcheck", "-url", "http://127.0.0.1:9090/healthz"]
 ENTRYPOINT ["/usr/local/bin/chatbridge"]
 CMD ["run", "-config", "/etc/chatbridge/config.toml"]

@@ -104,3 +104,18 @@ func TestRunHealth_HealthzAndMetrics(t *testing.T) {
 		t.Error("a secret is served by the health endpoint")
 	}
 }
+
+func TestHealthcheckCommand(t *testing.T) {
+	tg := telegramtest.New(t, telegramtest.Options{})
+	or := openroutertest.New(t, openroutertest.Options{})
+	addr := freeAddr(t)
+	if res := runBinary(t, t.TempDir(), "", nil, "healthcheck", "-url", "http://"+addr+"/healthz"); res.code != 1 {
+		t.Errorf("no daemon: exit %d, want 1", res.code)
+	}
+	section := fmt.Sprintf("[health]\nlisten = %q\n\n[telegram]\nenabled = true\napi_url = %q\nallowed_users = [%d]\n", addr, tg.URL(), tgOwner.ID)
+	d := startDaemonWith(t, t.TempDir(), or, section, "TELEGRAM_BOT_TOKEN="+tg.Token())
+	waitUntil(t, d, "a healthy daemon", func() bool {
+		return runBinary(t, t.TempDir(), "", nil, "healthcheck", "-url", "http://"+addr+"/healthz").code == 0
+	})
+	d.stop()
+}

@@ -62,6 +62,7 @@ commands:
   restore  [-config F] -in FILE             load a backup into an empty data directory
   export   [-config F] [-conversation KEY] [-format json|md]
   slack-manifest [-name N] [-request-url URL]  print the Slack app manifest (JSON)
+  healthcheck [-url U]                      exit 0 if the daemon's /healthz says it is up
   version                                   print the version and commit
 `
 
@@ -81,6 +82,8 @@ func (c *cli) main(ctx context.Context, args []string) int {
 		"version": c.version,
 		// The Slack app is created from this manifest (README, Slack).
 		"slack-manifest": c.slackManifest,
+		// For container health checks: the image has no curl.
+		"healthcheck": c.healthcheck,
 	}
 	name := args[0]
 	if name == "-h" || name == "-help" || name == "--help" || name == "help" {

@@ -136,9 +136,9 @@ func TestConsole_StreamsRemembersAndAnswersCommands(t *testing.T) {
 	}
 	for _, want := range []string{
 		"**Commands**", "Model: `openai/gpt-4o-mini`", "Model set to `openai/gpt-4o`", "Did you mean",
-		"openai/gpt-4o-mini` —", "temperature set to 0.3", "max_tokens set to 300", "system_prompt set to",
+		"openai/gpt-4o-mini` —", "Temperature set to 0.3", "Max tokens set to 300", "System prompt set",
 		"model: openai/gpt-4o (set)", "not recorded", "You said: and again", "Nothing to stop",
-		"This conversation:", "Status: ok", "----- conversation-", "streaming set to off", "Title set: Test chat",
+		"This conversation:", "Status: ok", "----- conversation-", "Streaming set to off", "Title set: Test chat",
 		"Tags: e2e", "owner", "Started a new conversation", "Send `/forget confirm`", "Deleted every conversation",
 	} {
 		if !strings.Contains(third.stdout, want) {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -266,7 +267,12 @@ func serve(ctx context.Context, cfg *config.Config, eng *engine.Engine, st sweep
 	if cfg.Storage.RetentionDays > 0 {
 		go sweepLoop(runCtx, st, log)
 	}
-	go eng.Monitor(runCtx)
+	var monitor sync.WaitGroup
+	monitor.Go(func() { eng.Monitor(runCtx) })
+	defer func() {
+		cancel()
+		monitor.Wait()
+	}()
 	if cfg.Health.Listen != "" {
 		stopHTTP, err := serveHealth(cfg.Health.Listen, eng, log)
 		if err != nil {

@@ -81,6 +81,9 @@ type Storage struct {
 	// BackupInterval is the time between scheduled backups; 0 turns them off.
 	BackupInterval Duration `toml:"backup_interval" range:"0s,8760h"`
 	BackupKeep     int      `toml:"backup_keep" range:"1,1000"`
+	// BackupAgeRecipients, when set, encrypts backups (scheduled ones and
+	// `chatbridge backup`) with age to these public keys ("age1...").
+	BackupAgeRecipients []string `toml:"backup_age_recipients"`
 	// EncryptionKeyFile, when set, encrypts the database at rest with the key
 	// in that file (read by the storage package, not by Load).
 	EncryptionKeyFile string `toml:"encryption_key_file"`
@@ -176,9 +179,10 @@ func Default() *Config {
 		},
 		Limits: Limits{RequestsPerMinute: 20, MaxInputChars: 8000},
 		Storage: Storage{
-			Dir:            "./data",
-			BackupInterval: Duration{24 * time.Hour},
-			BackupKeep:     7,
+			Dir:                 "./data",
+			BackupInterval:      Duration{24 * time.Hour},
+			BackupKeep:          7,
+			BackupAgeRecipients: []string{},
 		},
 		Health: Health{
 			CheckInterval:    Duration{30 * time.Second},

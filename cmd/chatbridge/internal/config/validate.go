@@ -30,6 +30,7 @@ func (l *loader) validate(c *Config) {
 	if c.Storage.Dir == "" {
 		l.add("storage.dir", "is empty", `a directory path, like "./data"`)
 	}
+	l.checkRecipients(&c.Storage)
 	l.checkListen("health.listen", c.Health.Listen)
 	if c.Console.User == "" || strings.ContainsFunc(c.Console.User, isSpace) {
 		l.add("console.user", fmt.Sprintf("%q is not a user name", c.Console.User), `a name without spaces, like "owner"`)

@@ -39,8 +39,12 @@ type stream struct {
 	log    *slog.Logger
 	live   bool // edit as text arrives; false: send once at the end
 	// onShown is called from the flusher after the set of messages or
-	// their text changed, to persist the reply's state. May be nil.
-	onShown func(ids []MessageID, text string)
+	// their text changed, to persist the reply's state; onShowing just
+	// before the platform is asked to show text, so that a crash in
+	// between leaves the newer text stored (write-ahead). Either may be
+	// nil.
+	onShown   func(ids []MessageID, text string)
+	onShowing func(text string)
 	// onRateLimit counts platform 429s for health; onEdit counts edits.
 	onRateLimit func()
 	onEdit      func()
@@ -250,6 +254,9 @@ func (s *stream) Finish(ctx context.Context, footer string) error {
 // error that kept part of the text from being shown.
 func (s *stream) flush(ctx context.Context, text string) error {
 	s.lastFlush = time.Now()
+	if s.onShowing != nil && len(s.msgs) > 0 {
+		s.onShowing(text)
+	}
 	var firstErr error
 	for shrink := 0; shrink < 4; shrink++ {
 		parts := Split(text, s.maxLen, s.caps.LenUnit)

@@ -63,6 +63,14 @@ func (e *Engine) runTurn(ctx context.Context, r Replier, ev *Event, text string,
 	e.putReply(ctx, state)
 
 	s := e.newStream(r, ev, set.Streaming)
+	s.onShowing = func(text string) {
+		// The messages exist; a crash during this edit must not leave
+		// older text stored than the user may already see.
+		if text != state.Text && len(state.MessageIDs) > 0 {
+			state.Text, state.Status, state.UpdatedAt = text, ReplyStreaming, time.Now().UTC()
+			e.putReply(ctx, state)
+		}
+	}
 	s.onShown = func(ids []MessageID, shown string) {
 		if len(ids) == 0 || (len(ids) == len(state.MessageIDs) && shown == state.Text) {
 			return

@@ -452,3 +452,40 @@ func TestRecover_MarksInterruptedReplies(t *testing.T) {
 }
 
 var _ = errors.New
+
+func TestTurn_TextIsStoredBeforeItIsShown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		prov := enginetest.NewProvider(enginetest.Script{Delay: 300 * time.Millisecond, Deltas: words(20, "w")})
+		h := newHarness(t, testCaps(), prov)
+		defer h.close()
+		r := enginetest.NewReplier(4096, engine.UTF16)
+		var hung string
+		edits := 0
+		r.Fault = func(c enginetest.Call) error {
+			if c.Kind == enginetest.CallEdit {
+				if edits++; edits == 2 {
+					hung = c.Msg.Text
+					// The process dies during this edit: it never returns
+					// while we look at what is stored.
+					time.Sleep(time.Hour)
+				}
+			}
+			return nil
+		}
+		h.send(r, "c1", "hi")
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		if hung == "" {
+			t.Fatal("the second edit never came")
+		}
+		states, err := h.store.UnfinishedReplies(context.Background())
+		if err != nil || len(states) != 1 {
+			t.Fatalf("unfinished replies = %v, %v", states, err)
+		}
+		if states[0].Text != hung {
+			t.Errorf("stored %q while the platform was being asked to show %q: a crash now would lose shown text", states[0].Text, hung)
+		}
+		time.Sleep(2 * time.Hour)
+		h.settle()
+	})
+}

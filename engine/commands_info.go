@@ -281,6 +281,9 @@ func (e *Engine) statusText(ctx context.Context) string {
 	if credit := e.keyCredit(ctx); credit != "" {
 		b.WriteString("OpenRouter key: " + credit + "\n")
 	}
+	if caps := e.capsText(ctx); caps != "" {
+		b.WriteString(caps + "\n")
+	}
 	fmt.Fprintf(&b, "Platform rate limits hit: %d · replies in progress: %d\n", p.RateLimitHits, snap.ActiveStreams)
 	fmt.Fprintf(&b, "Storage: %d conversations, %.1f MB, %d corrupt records\n",
 		snap.Conversations, float64(snap.StorageBytes)/(1<<20), snap.CorruptRecords)

@@ -22,6 +22,11 @@ type Access struct {
 type Limits struct {
 	RequestsPerMinute int // per user; 0: unlimited
 	MaxInputChars     int // 0: unlimited
+	// Cost caps in USD (the provider's reported cost); 0: none. A turn is
+	// refused before its request once one is reached.
+	DailyCostUSD        float64
+	MonthlyCostUSD      float64
+	PerUserDailyCostUSD float64
 }
 
 // Options configure an Engine. Provider, Store and Defaults.Model are

@@ -30,6 +30,13 @@ func backoff(n int) time.Duration {
 // the earlier user message, already stored, being answered again.
 func (e *Engine) runTurn(ctx context.Context, r Replier, ev *Event, text string, retry bool) {
 	key := ev.Key()
+	if refusal := e.capReached(ctx, ev.User); refusal != "" {
+		// Refused before anything is stored or sent: the user can send it
+		// again once the cap resets.
+		e.handled(ctx, ev)
+		e.reply(ctx, r, ev, refusal)
+		return
+	}
 	conv, err := e.store.ActiveConversation(ctx, key)
 	if err != nil {
 		e.fail(ctx, r, ev, fmt.Errorf("load conversation: %w", err))

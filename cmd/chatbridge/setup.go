@@ -147,8 +147,11 @@ func newEngine(cfg *config.Config, prov engine.Provider, st engine.Store, tracke
 		MaxRetries:      cfg.OpenRouter.MaxRetries,
 		IdleTimeout:     cfg.OpenRouter.Timeout.Duration,
 		Limits: engine.Limits{
-			RequestsPerMinute: cfg.Limits.RequestsPerMinute,
-			MaxInputChars:     cfg.Limits.MaxInputChars,
+			RequestsPerMinute:   cfg.Limits.RequestsPerMinute,
+			MaxInputChars:       cfg.Limits.MaxInputChars,
+			DailyCostUSD:        cfg.Limits.DailyCostUSD,
+			MonthlyCostUSD:      cfg.Limits.MonthlyCostUSD,
+			PerUserDailyCostUSD: cfg.Limits.PerUserDailyCostUSD,
 		},
 		Access:        access,
 		ErrorDetails:  cfg.Bot.EnableErrorLogging,

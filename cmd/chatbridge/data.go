@@ -2,13 +2,22 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	iofs "io/fs"
 	"os"
+	"path/filepath"
 
+	"filippo.io/age"
+	"filippo.io/age/armor"
+
+	"github.com/chatbridge/chatbridge/cmd/chatbridge/internal/config"
 	"github.com/chatbridge/chatbridge/engine"
 	"github.com/chatbridge/chatbridge/engine/health"
+	"github.com/chatbridge/chatbridge/storage"
 )
 
 // check validates the config offline; -online also calls each enabled
@@ -175,11 +184,14 @@ func selectConversations(ctx context.Context, st engine.Store, sel string) ([]en
 	return convs, nil
 }
 
-// backup writes a consistent copy of the database to -out.
+// backup writes a consistent copy of the database to -out, encrypted with
+// age when storage.backup_age_recipients is set. When another process holds
+// the data directory, it asks the running daemon for the backup over the
+// control socket instead. It never overwrites a file.
 func (c *cli) backup(ctx context.Context, args []string) error {
 	fs := c.flags("backup")
 	path := fs.String("config", defaultConfig, "config file")
-	out := fs.String("out", "", "the backup file to write")
+	out := fs.String("out", "", "the backup file to write (a new file)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -190,32 +202,89 @@ func (c *cli) backup(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if _, err := os.Lstat(*out); err == nil {
+		return usagef("-out %s already exists; a backup never overwrites a file, so choose a new name", *out)
+	}
+	recips, err := cfg.Storage.AgeRecipients()
+	if err != nil {
+		return usageError{err}
+	}
 	st, err := openStore(ctx, cfg, newLogger(c.stderr, 8))
+	if errors.Is(err, storage.ErrLocked) {
+		return c.backupFromDaemon(ctx, cfg, *out, len(recips) > 0)
+	}
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	var size int64
+	err = writeFileAtomic(*out, false, func(w io.Writer) error {
+		cw := &countingWriter{w: w}
+		err := writeBackup(ctx, cw, st, recips)
+		size = cw.n
+		return err
+	})
+	if errors.Is(err, iofs.ErrExist) {
+		return usagef("-out %s already exists; a backup never overwrites a file, so choose a new name", *out)
+	}
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	if err := st.Backup(ctx, f); err != nil {
-		f.Close()
-		os.Remove(*out)
-		return fmt.Errorf("backup: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	fmt.Fprintf(c.stdout, "backup written to %s\n", *out)
+	fmt.Fprintf(c.stdout, "backup written to %s (%d bytes%s)\n", *out, size, encryptedNote(len(recips) > 0))
 	return nil
 }
 
-// restore loads a backup into an empty data directory.
+// backupFromDaemon writes to out the backup that the daemon holding the
+// data directory sends over its control socket.
+func (c *cli) backupFromDaemon(ctx context.Context, cfg *config.Config, out string, wantEncrypted bool) error {
+	sock, err := controlSocketPath(cfg.Storage.Dir)
+	if err != nil {
+		return err
+	}
+	who, err := pingControl(ctx, sock)
+	if err != nil {
+		return fmt.Errorf("the data directory %s is in use by another process, and no chatbridge daemon answers on %s "+
+			"(is `chatbridge console` or an older chatbridge using it? stop it, or back up while it is stopped): %w",
+			cfg.Storage.Dir, sock, err)
+	}
+	var head controlReply
+	var size int64
+	err = writeFileAtomic(out, false, func(w io.Writer) error {
+		cw := &countingWriter{w: w}
+		var err error
+		head, err = fetchBackup(ctx, sock, cw)
+		size = cw.n
+		return err
+	})
+	if errors.Is(err, iofs.ErrExist) {
+		return usagef("-out %s already exists; a backup never overwrites a file, so choose a new name", out)
+	}
+	if err != nil {
+		return fmt.Errorf("backup through the running daemon (pid %d, %s): %w", who.PID, sock, err)
+	}
+	if wantEncrypted && !head.Encrypted {
+		fmt.Fprintf(c.stderr, "warning: this config sets storage.backup_age_recipients, but the running daemon's does not: "+
+			"%s is not encrypted\n", out)
+	}
+	fmt.Fprintf(c.stdout, "backup written to %s by the running daemon (pid %d) (%d bytes%s)\n",
+		out, who.PID, size, encryptedNote(head.Encrypted))
+	return nil
+}
+
+func encryptedNote(encrypted bool) string {
+	if encrypted {
+		return ", encrypted with age"
+	}
+	return ""
+}
+
+// restore loads a backup into an empty data directory. An age-encrypted
+// backup needs -identity.
 func (c *cli) restore(ctx context.Context, args []string) error {
 	fs := c.flags("restore")
 	path := fs.String("config", defaultConfig, "config file")
 	in := fs.String("in", "", "the backup file to load")
+	identity := fs.String("identity", "", "age identity file (AGE-SECRET-KEY-1...) to decrypt an encrypted backup")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -226,25 +295,114 @@ func (c *cli) restore(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if entries, err := os.ReadDir(cfg.Storage.Dir); err == nil && len(entries) > 0 {
-		return usagef("storage.dir %s is not empty; restore only into an empty data directory", cfg.Storage.Dir)
+	dir := cfg.Storage.Dir
+	entries, err := os.ReadDir(dir)
+	switch {
+	case err == nil && len(entries) > 0:
+		return usagef("storage.dir %s is not empty; restore only into an empty data directory", dir)
+	case err != nil && !errors.Is(err, iofs.ErrNotExist):
+		return fmt.Errorf("restore: storage.dir: %w", err)
 	}
+	existed := err == nil
 	f, err := os.Open(*in)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	defer f.Close()
+	r, encrypted, err := openBackup(f, *in, *identity, c.stderr)
+	if err != nil {
+		return err
+	}
 	st, err := openStore(ctx, cfg, newLogger(c.stderr, 8))
 	if err != nil {
 		return err
 	}
-	if err := st.Restore(ctx, f); err != nil {
+	if err := st.Restore(ctx, r); err != nil {
 		st.Close()
-		return fmt.Errorf("restore: %w", err)
+		if rerr := removePartialRestore(dir, existed); rerr != nil {
+			return fmt.Errorf("restore: %w (and removing the partial restore from %s failed: %w; empty it before trying again)", err, dir, rerr)
+		}
+		return fmt.Errorf("restore: %w (the partial restore was removed from %s)", err, dir)
 	}
 	if err := st.Close(); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	fmt.Fprintf(c.stdout, "restored %s into %s\n", *in, cfg.Storage.Dir)
+	note := ""
+	if encrypted {
+		note = " (decrypted with age)"
+	}
+	fmt.Fprintf(c.stdout, "restored %s into %s%s\n", *in, dir, note)
+	return nil
+}
+
+// openBackup returns the backup stream of the file f (named name): f
+// itself, or f decrypted with the age identities in the file identity when
+// f is an age file (binary or armored). A missing, unreadable or
+// non-matching identity is a usage error.
+func openBackup(f io.Reader, name, identity string, stderr io.Writer) (r io.Reader, encrypted bool, err error) {
+	br := bufio.NewReaderSize(f, 64<<10)
+	head, _ := br.Peek(len(armoredAgeHeader))
+	var src io.Reader
+	switch {
+	case bytes.HasPrefix(head, []byte(ageHeader)):
+		src = br
+	case bytes.HasPrefix(head, []byte(armoredAgeHeader)):
+		src = armor.NewReader(br)
+	default:
+		if identity != "" {
+			fmt.Fprintf(stderr, "note: %s is not encrypted; -identity is not needed\n", name)
+		}
+		return br, false, nil
+	}
+	if identity == "" {
+		return nil, true, usagef("%s is encrypted with age: pass -identity FILE, an age identity file holding the secret key "+
+			"(AGE-SECRET-KEY-1...) that matches one of the storage.backup_age_recipients it was made with", name)
+	}
+	ids, err := readIdentities(identity)
+	if err != nil {
+		return nil, true, err
+	}
+	dr, err := age.Decrypt(src, ids...)
+	var nomatch *age.NoIdentityMatchError
+	switch {
+	case errors.As(err, &nomatch):
+		return nil, true, usagef("-identity %s does not decrypt %s: it was encrypted to other keys "+
+			"(use the identity whose public key was in storage.backup_age_recipients when the backup was made)", identity, name)
+	case err != nil:
+		return nil, true, fmt.Errorf("restore: %s is not a readable age file: %w", name, err)
+	}
+	return dr, true, nil
+}
+
+// readIdentities reads an age identity file. Its problems are usage
+// errors; they never quote the file's content.
+func readIdentities(path string) ([]age.Identity, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usagef("-identity: %w", err)
+	}
+	ids, err := age.ParseIdentities(bytes.NewReader(data))
+	if err != nil {
+		return nil, usagef("-identity %s is not an age identity file (%v); want a file like age-keygen writes, "+
+			"with a line AGE-SECRET-KEY-1...", path, err)
+	}
+	return ids, nil
+}
+
+// removePartialRestore empties dir after a failed restore: it removes dir
+// when restore created it, else what is in it (it was empty before).
+func removePartialRestore(dir string, existed bool) error {
+	if !existed {
+		return os.RemoveAll(dir)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
 	return nil
 }

@@ -59,7 +59,7 @@ commands:
   console  [-config F]                      chat in the terminal
   check    [-config F] [-online]            validate the config
   backup   [-config F] -out FILE            back up the database
-  restore  [-config F] -in FILE             load a backup into an empty data directory
+  restore  [-config F] -in FILE [-identity K]  load a backup into an empty data directory (K: age key)
   export   [-config F] [-conversation KEY] [-format json|md]
   slack-manifest [-name N] [-request-url URL]  print the Slack app manifest (JSON)
   healthcheck [-url U]                      exit 0 if the daemon's /healthz says it is up

@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -289,8 +290,8 @@ func call(ctx context.Context, fn func() error) error {
 	}
 }
 
-// lifetimeTransport cancels every request when the lifetime context (Run's)
-// ends. telebot's calls take no context, so this is how Run stops them.
+// lifetimeTransport cancels the long poll when the lifetime context (Run's)
+// ends. telebot's calls take no context, so this is how Run stops it.
 type lifetimeTransport struct {
 	base http.RoundTripper
 	mu   sync.Mutex
@@ -303,12 +304,14 @@ func (t *lifetimeTransport) setLifetime(ctx context.Context) {
 	t.mu.Unlock()
 }
 
-// RoundTrip sends r, cancelled when r's context or the lifetime ends.
+// RoundTrip sends r; a long poll is also cancelled when the lifetime
+// ends. Other calls are not: the engine's final edits of replies in flight
+// still go out while it shuts down, after Run has returned.
 func (t *lifetimeTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	t.mu.Lock()
 	life := t.life
 	t.mu.Unlock()
-	if life == nil {
+	if life == nil || !strings.HasSuffix(r.URL.Path, "/getUpdates") {
 		return t.base.RoundTrip(r)
 	}
 	ctx, cancel := context.WithCancel(r.Context())

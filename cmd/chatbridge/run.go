@@ -122,6 +122,17 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Both stop before the store closes (deferred calls run in reverse).
+	stopControl, err := serveControl(ctx, cfg.Storage.Dir, st, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopControl()
+	defer startBackups(ctx, cfg, st, log, func(at time.Time, err error) {
+		if err == nil {
+			eng.SetLastBackup(at)
+		}
+	})()
 	log.Info("chatbridge running", "version", version, "bridges", len(bridges))
 	err = serve(ctx, cfg, eng, st, tracker, log, bridges...)
 	log.Info("chatbridge stopped")

@@ -31,6 +31,10 @@ func (e *Engine) Snapshot(ctx context.Context) health.Snapshot {
 	if e.health != nil {
 		s.Status, s.Components = e.health.Overall(), e.health.Components()
 	}
+	if at := e.LastBackup(); !at.IsZero() {
+		at = at.UTC()
+		s.LastBackup = &at
+	}
 	if ss, err := e.store.Stats(ctx); err == nil {
 		s.StorageBytes, s.Conversations, s.CorruptRecords = ss.SizeBytes, ss.Conversations, ss.Corrupt
 	} else {

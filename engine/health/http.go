@@ -23,6 +23,8 @@ type Snapshot struct {
 	StorageBytes   int64       `json:"storage_bytes"`
 	Conversations  int         `json:"conversations"`
 	CorruptRecords int         `json:"corrupt_records"`
+	// LastBackup is when the last backup succeeded; nil if none.
+	LastBackup *time.Time `json:"last_backup,omitempty"`
 }
 
 // Provider is the model API's recent record.

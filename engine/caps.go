@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -55,16 +56,25 @@ func (e *Engine) capReached(ctx context.Context, user UserID) string {
 	nextMonth := time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC)
 	switch {
 	case l.MonthlyCostUSD > 0 && s.month >= l.MonthlyCostUSD:
-		return fmt.Sprintf("The monthly spending cap ($%.2f, limits.monthly_cost_usd) is reached: $%.2f spent this month. It resets on %s (in %s).",
-			l.MonthlyCostUSD, s.month, nextMonth.Format("2 January 15:04 UTC"), until(now, nextMonth))
+		return fmt.Sprintf("The monthly spending cap (%s, limits.monthly_cost_usd) is reached: %s spent this month. It resets on %s (in %s).",
+			usd(l.MonthlyCostUSD), usd(s.month), nextMonth.Format("2 January 15:04 UTC"), until(now, nextMonth))
 	case l.DailyCostUSD > 0 && s.today >= l.DailyCostUSD:
-		return fmt.Sprintf("The daily spending cap ($%.2f, limits.daily_cost_usd) is reached: $%.2f spent today. It resets at midnight UTC (in %s).",
-			l.DailyCostUSD, s.today, until(now, tomorrow))
+		return fmt.Sprintf("The daily spending cap (%s, limits.daily_cost_usd) is reached: %s spent today. It resets at midnight UTC (in %s).",
+			usd(l.DailyCostUSD), usd(s.today), until(now, tomorrow))
 	case l.PerUserDailyCostUSD > 0 && s.userToday >= l.PerUserDailyCostUSD:
-		return fmt.Sprintf("Your daily spending cap ($%.2f, limits.per_user_daily_cost_usd) is reached: $%.2f spent today. It resets at midnight UTC (in %s).",
-			l.PerUserDailyCostUSD, s.userToday, until(now, tomorrow))
+		return fmt.Sprintf("Your daily spending cap (%s, limits.per_user_daily_cost_usd) is reached: %s spent today. It resets at midnight UTC (in %s).",
+			usd(l.PerUserDailyCostUSD), usd(s.userToday), until(now, tomorrow))
 	}
 	return ""
+}
+
+// usd formats dollars with cents, and with four decimals below a cent, so
+// that a personal bot's fractions of a cent do not all read $0.00.
+func usd(v float64) string {
+	if v != 0 && math.Abs(v) < 0.01 {
+		return fmt.Sprintf("$%.4f", v)
+	}
+	return fmt.Sprintf("$%.2f", v)
 }
 
 func until(now, t time.Time) string {
@@ -88,10 +98,10 @@ func (e *Engine) capsText(ctx context.Context) string {
 	}
 	out := "Spending:"
 	if l.DailyCostUSD > 0 {
-		out += fmt.Sprintf(" today $%.2f of $%.2f", s.today, l.DailyCostUSD)
+		out += fmt.Sprintf(" today %s of %s", usd(s.today), usd(l.DailyCostUSD))
 	}
 	if l.MonthlyCostUSD > 0 {
-		out += fmt.Sprintf(" · month $%.2f of $%.2f", s.month, l.MonthlyCostUSD)
+		out += fmt.Sprintf(" · month %s of %s", usd(s.month), usd(l.MonthlyCostUSD))
 	}
 	return out
 }

@@ -48,14 +48,23 @@ func TestCaps_RefusedBeforeTheRequest(t *testing.T) {
 				if status := h.command("/status"); c.name != "per user" && !strings.Contains(status, "Spending:") {
 					t.Errorf("/status shows no spending against the caps: %q", status)
 				}
-				// A new day (or month) lifts the daily caps.
-				if c.name != "monthly" {
+				// A new day lifts the daily caps; only a new month lifts
+				// the monthly one.
+				if c.name == "monthly" {
 					time.Sleep(25 * time.Hour)
 					h.send(r, "c1", "tomorrow")
 					h.settle()
-					if n := len(prov.Requests()); n != 3 {
-						t.Errorf("requests = %d the next day, want the cap reset", n)
+					if n := len(prov.Requests()); n != 2 {
+						t.Errorf("requests = %d the next day, want the monthly cap still holding", n)
 					}
+					time.Sleep(31 * 24 * time.Hour)
+				} else {
+					time.Sleep(25 * time.Hour)
+				}
+				h.send(r, "c1", "later")
+				h.settle()
+				if n := len(prov.Requests()); n != 3 {
+					t.Errorf("requests = %d after the reset, want the cap lifted", n)
 				}
 			})
 		})

@@ -16,7 +16,10 @@ type ConversationExport struct {
 	Messages     []Message
 }
 
-// exportConversation is CONTRACT.md's export format of one conversation.
+// exportConversation is CONTRACT.md's export format of one conversation,
+// extended (never changed) so that it holds everything stored about it:
+// metadata also carries the chat, tags, cost and whether it is the chat's
+// active conversation.
 type exportConversation struct {
 	ConversationID ConversationID  `json:"conversation_id"`
 	Metadata       exportMeta      `json:"metadata"`
@@ -30,6 +33,11 @@ type exportMeta struct {
 	ModelUsed    string `json:"model_used"`
 	TotalTokens  int    `json:"total_tokens"`
 	MessageCount int    `json:"message_count"`
+	// Beyond CONTRACT.md's fields, so that nothing stored is left out.
+	Chat   ConversationKey `json:"chat"`
+	Tags   []string        `json:"tags"` // [] when none
+	Cost   float64         `json:"cost"` // USD, the sum of the turns' usage.cost
+	Active bool            `json:"active"`
 }
 
 type exportMessage struct {
@@ -73,6 +81,10 @@ func toExport(c Conversation, msgs []Message) exportConversation {
 			ModelUsed:    c.ModelUsed,
 			TotalTokens:  c.TotalTokens,
 			MessageCount: c.MessageCount,
+			Chat:         c.Key,
+			Tags:         append([]string{}, c.Tags...),
+			Cost:         c.Cost,
+			Active:       c.Active,
 		},
 		Messages: make([]exportMessage, 0, len(msgs)),
 	}
@@ -106,7 +118,8 @@ func writeJSON(w io.Writer, v any) error {
 // ExportJSON writes conversation c and its messages (oldest first) to w as
 // one indented JSON object in CONTRACT.md's export format:
 // conversation_id; metadata {title, created_at, updated_at, model_used,
-// total_tokens, message_count}; messages [{id, role, content, timestamp,
+// total_tokens, message_count, and beyond the contract chat, tags, cost,
+// active}; messages [{id, role, content, timestamp,
 // model, tokens, metadata {finish_reason, usage}}]. Times are RFC 3339 in
 // UTC; a missing model, finish reason or usage is null. It blocks only on w
 // and does not retain its arguments.
@@ -127,7 +140,8 @@ func ExportJSONMany(w io.Writer, convs []ConversationExport) error {
 
 // ExportMarkdown writes conversation c and its messages (oldest first) to w
 // as a readable Markdown document: a title heading, the metadata as a list,
-// then one section per message headed by its role, model and UTC time, with
+// then one section per message headed by its role, model, UTC time, tokens,
+// cost and an unusual finish reason (length, interrupted), with
 // the content verbatim. A code fence the content leaves open is closed so
 // it cannot swallow the next message. It blocks only on w and does not
 // retain its arguments.
@@ -160,7 +174,7 @@ func ExportMarkdown(w io.Writer, c Conversation, msgs []Message) error {
 		if m.Model != "" {
 			head += " (" + m.Model + ")"
 		}
-		fmt.Fprintf(bw, "\n## %s · %s\n\n", head, mdTime(m.Timestamp))
+		fmt.Fprintf(bw, "\n## %s · %s%s\n\n", head, mdTime(m.Timestamp), mdMessageFacts(m))
 		bw.WriteString(m.Content)
 		if !strings.HasSuffix(m.Content, "\n") {
 			bw.WriteString("\n")
@@ -173,6 +187,22 @@ func ExportMarkdown(w io.Writer, c Conversation, msgs []Message) error {
 		return fmt.Errorf("export markdown: %w", err)
 	}
 	return nil
+}
+
+// mdMessageFacts is what is stored about m beyond its text, for the
+// Markdown heading: tokens, cost and an unusual finish reason.
+func mdMessageFacts(m Message) string {
+	var b strings.Builder
+	if m.Tokens > 0 {
+		fmt.Fprintf(&b, " · %d tokens", m.Tokens)
+	}
+	if u := m.Metadata.Usage; u != nil && u.Cost > 0 {
+		fmt.Fprintf(&b, " · $%.4f", u.Cost)
+	}
+	if f := m.Metadata.FinishReason; f != "" && f != "stop" {
+		fmt.Fprintf(&b, " · finish: %s", oneLine(f))
+	}
+	return b.String()
 }
 
 func mdTime(t time.Time) string {

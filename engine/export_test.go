@@ -3,7 +3,9 @@ package engine
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -63,7 +65,8 @@ func TestExportJSONFormat(t *testing.T) {
 	}
 	check("top", keysOf(t, doc), []string{"conversation_id", "metadata", "messages"})
 	meta := doc["metadata"].(map[string]any)
-	check("metadata", keysOf(t, meta), []string{"title", "created_at", "updated_at", "model_used", "total_tokens", "message_count"})
+	check("metadata", keysOf(t, meta), []string{"title", "created_at", "updated_at", "model_used", "total_tokens", "message_count",
+		"chat", "tags", "cost", "active"})
 	if meta["created_at"] != "2025-03-14T09:00:00Z" || meta["updated_at"] != "2025-03-14T09:05:30.5Z" {
 		t.Errorf("metadata times = %v, %v; want RFC 3339 UTC", meta["created_at"], meta["updated_at"])
 	}
@@ -93,6 +96,115 @@ func TestExportJSONFormat(t *testing.T) {
 	usage := asst["metadata"].(map[string]any)["usage"].(map[string]any)
 	if usage["total_tokens"] != 37.0 || usage["cost"] != 0.0012 {
 		t.Errorf("usage = %v", usage)
+	}
+}
+
+// TestExport_EverythingStored fails when a field is added to Conversation or
+// Message without a place in the export: privacy means the owner can see
+// everything kept about a conversation.
+func TestExport_EverythingStored(t *testing.T) {
+	c, msgs := exportFixture()
+	c.Active = true
+	assertNoZeroFields(t, c)
+	asst := msgs[1]
+	assertNoZeroFields(t, asst)
+
+	var buf bytes.Buffer
+	if err := ExportJSON(&buf, c, msgs); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		ID   string `json:"conversation_id"`
+		Messages []struct {
+			ID, Role, Content, Timestamp, Model string
+			Tokens                              int
+			Metadata                            struct {
+				FinishReason string `json:"finish_reason"`
+				Usage        *Usage
+			}
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(buf.Bytes()))
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	var raw struct {
+		Meta map[string]any `json:"metadata"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &raw); err != nil {
+		t.Fatal(err)
+	}
+	conv := map[string]func() bool{
+		"ID":           func() bool { return doc.ID == string(c.ID) },
+		"Key":          func() bool { return raw.Meta["chat"] == string(c.Key) },
+		"Title":        func() bool { return raw.Meta["title"] == c.Title },
+		"Tags":         func() bool { return fmt.Sprint(raw.Meta["tags"]) == fmt.Sprint(c.Tags) },
+		"CreatedAt":    func() bool { return raw.Meta["created_at"] == exportTime(c.CreatedAt) },
+		"UpdatedAt":    func() bool { return raw.Meta["updated_at"] == exportTime(c.UpdatedAt) },
+		"ModelUsed":    func() bool { return raw.Meta["model_used"] == c.ModelUsed },
+		"TotalTokens":  func() bool { return raw.Meta["total_tokens"] == float64(c.TotalTokens) },
+		"MessageCount": func() bool { return raw.Meta["message_count"] == float64(c.MessageCount) },
+		"Cost":         func() bool { return raw.Meta["cost"] == c.Cost },
+		"Active":       func() bool { return raw.Meta["active"] == c.Active },
+	}
+	checkFields(t, "Conversation", c, conv)
+
+	m := doc.Messages[1]
+	msg := map[string]func() bool{
+		"ID":        func() bool { return m.ID == asst.ID },
+		"Role":      func() bool { return m.Role == string(asst.Role) },
+		"Content":   func() bool { return m.Content == asst.Content },
+		"Timestamp": func() bool { return m.Timestamp == exportTime(asst.Timestamp) },
+		"Model":     func() bool { return m.Model == asst.Model },
+		"Tokens":    func() bool { return m.Tokens == asst.Tokens },
+		"Metadata": func() bool {
+			return m.Metadata.FinishReason == asst.Metadata.FinishReason &&
+				m.Metadata.Usage != nil && *m.Metadata.Usage == *asst.Metadata.Usage
+		},
+	}
+	checkFields(t, "Message", asst, msg)
+
+	// The Markdown export (what /export sends) shows the same facts.
+	asst.Metadata.FinishReason = "length"
+	buf.Reset()
+	if err := ExportMarkdown(&buf, c, []Message{msgs[0], asst}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Chat: `telegram:42`", "Tags: travel", "Cost: $0.0012", "Model: openai/gpt-4o",
+		"Messages: 2", "Tokens: 42", "Where to go?", "· 37 tokens · $0.0012 · finish: length"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("markdown export lacks %q:\n%s", want, buf.String())
+		}
+	}
+}
+
+// assertNoZeroFields makes sure a fixture sets every field, so that
+// checkFields sees each one with a value.
+func assertNoZeroFields(t *testing.T, v any) {
+	t.Helper()
+	rv := reflect.ValueOf(v)
+	for i := range rv.NumField() {
+		if rv.Field(i).IsZero() {
+			t.Errorf("fixture %T leaves %s empty", v, rv.Type().Field(i).Name)
+		}
+	}
+}
+
+// checkFields runs one check per field of v and fails for a field without
+// a check: a new field must get a place in the export.
+func checkFields(t *testing.T, what string, v any, checks map[string]func() bool) {
+	t.Helper()
+	rt := reflect.TypeOf(v)
+	for i := range rt.NumField() {
+		name := rt.Field(i).Name
+		check, ok := checks[name]
+		if !ok {
+			t.Errorf("%s.%s is stored but not exported", what, name)
+			continue
+		}
+		if !check() {
+			t.Errorf("%s.%s is wrong in the export", what, name)
+		}
 	}
 }
 
@@ -154,8 +266,8 @@ func TestExportMarkdown(t *testing.T) {
 		"- Created: 2025-03-14 09:00:00 UTC\n",
 		"- Messages: 2\n",
 		"- Tags: travel\n",
-		"\n## User · 2025-03-14 09:05:00 UTC\n\nWhere to go?\n",
-		"\n## Assistant (openai/gpt-4o) · 2025-03-14 09:05:30 UTC\n\n" + msgs[1].Content + "```\n",
+		"\n## User · 2025-03-14 09:05:00 UTC · 5 tokens\n\nWhere to go?\n",
+		"\n## Assistant (openai/gpt-4o) · 2025-03-14 09:05:30 UTC · 37 tokens · $0.0012\n\n" + msgs[1].Content + "```\n",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)

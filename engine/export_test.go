@@ -114,7 +114,7 @@ func TestExport_EverythingStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	var doc struct {
-		ID   string `json:"conversation_id"`
+		ID       string `json:"conversation_id"`
 		Messages []struct {
 			ID, Role, Content, Timestamp, Model string
 			Tokens                              int

@@ -315,6 +315,9 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, cr *ChatRequest, sc
 			gone()
 			return
 		}
+		if f := s.opts.OnContent; f != nil {
+			f(cr, i, time.Now())
+		}
 	}
 	finish := sc.FinishReason
 	if finish == "" {

@@ -40,6 +40,14 @@ type Options struct {
 	StrictModels bool
 	// EchoDelay is the pause before each word of the default echo reply.
 	EchoDelay time.Duration
+	// OnContent, when set, is called after each content chunk of a
+	// streamed reply has been written and flushed to the client, with the
+	// decoded request, the chunk's index in Script.Tokens and the time
+	// the flush returned. It is an observer only: it changes nothing the
+	// client sees. It runs on the request's goroutine, so it must be quick
+	// and safe for concurrent use. A load tool uses it to timestamp each
+	// reply's first token.
+	OnContent func(req *ChatRequest, index int, at time.Time)
 }
 
 // Model is one catalogue entry. Prices are decimal strings in USD per

@@ -327,13 +327,23 @@ func TestBridge_ModelAutocompleteFromTheCatalogue(t *testing.T) {
 	}
 }
 
-func TestBridge_EveryoneInModelOutputPingsNobody(t *testing.T) {
-	r := newRig(t, enginetest.NewProvider(enginetest.Script{Deltas: []string{"Hey @everyone and @here, ask <@66> or <@&77>"}}))
+// TestBridge_ModelOutputPingsNobodyAndUnfurlsNothing: model output with
+// mass mentions, user and role mentions and a link pings nobody and shows
+// no embed, in the message and in every edit of it.
+func TestBridge_ModelOutputPingsNobodyAndUnfurlsNothing(t *testing.T) {
+	r := newRig(t, enginetest.NewProvider(enginetest.Script{Deltas: []string{
+		"Hey @everyone and @here, ask <@66> or <@&77> ", "and read https://example.com/page"}}))
 	r.fake.SendGuildMessage(guild, general, ann, "say it", true)
-	r.waitFor("the reply", func() bool { return strings.Contains(r.lastText(general), "@everyone") })
+	r.waitFor("the reply", func() bool { return strings.Contains(r.lastText(general), "example.com/page") })
 	for _, m := range r.fake.Messages(general) {
+		if m.Author.ID == ann.ID {
+			continue
+		}
 		if pings := m.Pings(); pings || m.MentionsEveryone || len(m.Mentions) > 0 || len(m.MentionRoles) > 0 {
 			t.Errorf("message %q pinged %v (everyone %v)", m.Content, pings, m.MentionsEveryone)
+		}
+		if m.Flags&discordtest.FlagSuppressEmbeds == 0 {
+			t.Errorf("message %q may unfurl its link: flags %b", m.Content, m.Flags)
 		}
 	}
 }

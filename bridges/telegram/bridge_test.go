@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"go.uber.org/goleak"
 
@@ -190,6 +191,68 @@ func TestBridge_PrivateTurnStreamsByEdits(t *testing.T) {
 	if len(r.fake.EarlyCalls()) != 0 {
 		t.Errorf("calls before retry_after: %+v", r.fake.EarlyCalls())
 	}
+}
+
+// TestBridge_ModelOutputIsInert: whatever the model writes, the user sees
+// it as text. Raw HTML in the answer is shown literally (no link to a user,
+// no formatting it did not ask for in Markdown), and no message or edit
+// unfurls a link into a preview.
+func TestBridge_ModelOutputIsInert(t *testing.T) {
+	const out = "See https://example.com/a?b=1&c=2 and <a href=\"tg://user?id=1\">click</a> <b>loud</b> & @admin"
+	r := newRig(t, enginetest.NewProvider(enginetest.Script{Deltas: []string{out[:40], out[40:]}}))
+	r.fake.SendText(annChat, ann, "say it")
+	r.waitFor("the reply", func() bool { return strings.Contains(r.lastText(ann.ID), "@admin") })
+	r.stop()
+	if got := r.lastText(ann.ID); got != out {
+		t.Errorf("the user sees\n%q\nwant the model's text verbatim\n%q", got, out)
+	}
+
+	msgs := r.fake.Messages(ann.ID)
+	last := msgs[len(msgs)-1]
+	for _, e := range last.Entities {
+		switch e.Type {
+		case "text_link":
+			// A bare URL is linked to itself (GFM autolink), nothing else.
+			if shown := string(utf16.Decode(utf16.Encode([]rune(last.Text))[e.Offset : e.Offset+e.Length])); shown != e.URL ||
+				!strings.HasPrefix(e.URL, "https://") {
+				t.Errorf("link %q shown as %q: %q", e.URL, shown, last.HTML)
+			}
+		case "url", "mention":
+			// Telegram detects these itself; it has no mass mention
+			// (no @everyone) to guard against.
+		default:
+			t.Errorf("model output became a %s entity (%+v): %q", e.Type, e, last.HTML)
+		}
+	}
+	sent := 0
+	for _, c := range r.fake.Calls() {
+		if c.Method != "sendMessage" && c.Method != "editMessageText" {
+			continue
+		}
+		sent++
+		if !previewDisabled(c.Params) {
+			t.Errorf("%s without link previews disabled: %v", c.Method, c.Params)
+		}
+	}
+	if sent == 0 {
+		t.Fatal("no sendMessage or editMessageText call recorded")
+	}
+}
+
+// previewDisabled reports whether a call's parameters turn link previews
+// off, by the current link_preview_options or the older
+// disable_web_page_preview.
+func previewDisabled(params map[string]any) bool {
+	if v, ok := params["disable_web_page_preview"]; ok && (v == true || v == "true") {
+		return true
+	}
+	switch lp := params["link_preview_options"].(type) {
+	case map[string]any:
+		return lp["is_disabled"] == true
+	case string:
+		return strings.Contains(lp, `"is_disabled":true`)
+	}
+	return false
 }
 
 func TestBridge_MenuCommandsRegistered(t *testing.T) {

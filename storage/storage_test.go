@@ -239,6 +239,11 @@ func TestEncryption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Badger needs a block and index cache with encryption, or every read
+	// decrypts the table index again.
+	if opts := s.db.Opts(); opts.IndexCacheSize <= 0 || len(opts.EncryptionKey) != 32 {
+		t.Errorf("encrypted store: index cache %d bytes, key %d bytes; want a cache and the key", opts.IndexCacheSize, len(opts.EncryptionKey))
+	}
 	const secret = "the launch code is 0000"
 	c := must(s.ActiveConversation(ctx, "telegram:1"))
 	for range 200 {

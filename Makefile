@@ -7,7 +7,7 @@ COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 60s
 
-.PHONY: build run console test test-short bench fuzz lint clean
+.PHONY: build run console test test-short bench fuzz lint clean load
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/chatbridge
@@ -47,6 +47,14 @@ fuzz:
 		echo "== $$name in $$pkg for $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
+
+# load: the real binary under load against the fake platforms and a
+# scripted provider (cmd/chatload); prints Markdown tables. The defaults
+# take a few minutes; the 1 GiB database for the start-up time is
+# generated once and cached (see -cache-dir).
+LOAD_ARGS ?= -chats 100 -tokens-per-reply 200 -token-rate 20 -db-size 1GiB
+load:
+	$(GO) run ./cmd/chatload $(LOAD_ARGS)
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo 'gofmt: files above need formatting'; exit 1)

@@ -55,11 +55,14 @@ listen = %q
 %s`, c.Provider, c.DataDir, c.HealthAddr, c.Section)
 }
 
-// Daemon is a running `chatbridge run`.
+// Daemon is a running `chatbridge run`. Its methods are for one
+// goroutine.
 type Daemon struct {
 	cmd     *exec.Cmd
 	logPath string
-	done    chan error
+	exited  chan struct{} // closed when the process has been waited for
+	waitErr error         // the exit, once exited is closed
+	stopped bool
 	Started time.Time
 }
 
@@ -75,7 +78,7 @@ func StartDaemon(c DaemonConfig, apiKey string) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create daemon log: %w", err)
 	}
-	d := &Daemon{logPath: logPath, done: make(chan error, 1)}
+	d := &Daemon{logPath: logPath, exited: make(chan struct{})}
 	d.cmd = exec.Command(c.Bin, "run", "-config", path)
 	d.cmd.Dir = c.Dir
 	d.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + c.Dir, "OPENROUTER_API_KEY=" + apiKey}, c.Env...)
@@ -86,8 +89,9 @@ func StartDaemon(c DaemonConfig, apiKey string) (*Daemon, error) {
 		return nil, fmt.Errorf("start chatbridge: %w", err)
 	}
 	go func() {
-		d.done <- d.cmd.Wait()
+		d.waitErr = d.cmd.Wait()
 		logf.Close()
+		close(d.exited)
 	}()
 	return d, nil
 }
@@ -110,29 +114,34 @@ func (d *Daemon) LogTail(n int) string {
 // Exited reports whether the daemon has exited, and how.
 func (d *Daemon) Exited() (bool, error) {
 	select {
-	case err := <-d.done:
-		d.done <- err
-		return true, err
+	case <-d.exited:
+		return true, d.waitErr
 	default:
 		return false, nil
 	}
 }
 
-// Stop sends SIGTERM and waits up to grace for the exit, then kills.
+// Stop sends SIGTERM and waits up to grace for the exit, then kills. It
+// fails if the daemon had exited by itself or exits with an error. Only
+// the first call does anything.
 func (d *Daemon) Stop(grace time.Duration) error {
+	if d.stopped {
+		return nil
+	}
+	d.stopped = true
 	if exited, err := d.Exited(); exited {
-		return fmt.Errorf("chatbridge exited early: %w", err)
+		return fmt.Errorf("chatbridge exited before it was stopped (%v); log tail:\n%s", err, d.LogTail(2000))
 	}
 	_ = d.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-d.done:
-		if err != nil {
-			return fmt.Errorf("chatbridge exit: %w", err)
+	case <-d.exited:
+		if d.waitErr != nil {
+			return fmt.Errorf("chatbridge exit after SIGTERM: %w", d.waitErr)
 		}
 		return nil
 	case <-time.After(grace):
 		_ = d.cmd.Process.Kill()
-		<-d.done
+		<-d.exited
 		return fmt.Errorf("chatbridge did not stop within %v of SIGTERM", grace)
 	}
 }

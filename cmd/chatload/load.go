@@ -131,12 +131,7 @@ func runPlatform(ctx context.Context, o Options, bin, name, work string, logf fu
 	if err != nil {
 		return res, err
 	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			_ = d.Stop(30 * time.Second)
-		}
-	}()
+	defer d.Stop(30 * time.Second) //nolint:errcheck // the explicit Stop below reports
 	if res.Startup, err = d.WaitHealthy(ctx, addr, time.Minute); err != nil {
 		return res, err
 	}
@@ -207,7 +202,6 @@ func runPlatform(ctx context.Context, o Options, bin, name, work string, logf fu
 	res.Tokens = clock.count()
 	stopSending()
 	wg.Wait()
-	stopped = true
 	if err := d.Stop(30 * time.Second); err != nil {
 		logf("%s: %v", name, err)
 	}

@@ -190,7 +190,7 @@ func startupOnce(ctx context.Context, bin, dataDir, dir string, res *StartupResu
 	if err != nil {
 		return err
 	}
-	defer d.Stop(30 * time.Second)
+	defer d.Stop(30 * time.Second) //nolint:errcheck // the explicit Stop below reports
 	healthy, err := d.WaitHealthy(ctx, addr, 5*time.Minute)
 	if err != nil {
 		return err

@@ -110,3 +110,25 @@ func TestBusyRate(t *testing.T) {
 		t.Errorf("busyRate with no time between events = %v, want 0", got)
 	}
 }
+
+func TestStartupTable(t *testing.T) {
+	ms := time.Millisecond
+	rs := []StartupResult{
+		{Label: "empty"}, // no runs: no row
+		{Label: "1 GiB", DiskBytes: 1 << 30, Healthy: []time.Duration{300 * ms, 100 * ms, 200 * ms},
+			FirstPoll: []time.Duration{110 * ms, 210 * ms, 310 * ms}, RSS: []int64{30 << 20, 10 << 20, 20 << 20},
+			Peak: []int64{40 << 20, 40 << 20, 50 << 20}},
+	}
+	var b strings.Builder
+	if err := StartupTable(rs).Render(&b); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	want := "| 1 GiB | 1024.0 MiB | 3 | 100 ms / 200 ms / 300 ms | 110 ms / 210 ms / 310 ms | 20.0 MiB | 40.0 MiB |"
+	if len(lines) != 3 || lines[2] != want {
+		t.Errorf("table\n%s\nwant the row\n%s", b.String(), want)
+	}
+	if median(nil) != 0 || median([]int64{4, 1}) != 4 {
+		t.Error("median")
+	}
+}

@@ -34,6 +34,7 @@ type DaemonConfig struct {
 	Provider   string // OpenRouter base URL
 	HealthAddr string // host:port for [health] listen
 	Section    string // the platform's TOML section(s)
+	StorageExt string // more [storage] keys, e.g. backup_interval = "0s"
 	Env        []string
 }
 
@@ -48,11 +49,11 @@ requests_per_minute = 1000
 
 [storage]
 dir = %q
-
+%s
 [health]
 listen = %q
 
-%s`, c.Provider, c.DataDir, c.HealthAddr, c.Section)
+%s`, c.Provider, c.DataDir, c.StorageExt, c.HealthAddr, c.Section)
 }
 
 // Daemon is a running `chatbridge run`. Its methods are for one

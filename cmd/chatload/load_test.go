@@ -97,12 +97,13 @@ func TestDaemonConfig_IsValidTOML(t *testing.T) {
 			}
 			defer p.Close()
 			section, env := p.Section()
-			cfg := DaemonConfig{DataDir: "/data", Provider: "http://127.0.0.1:1/api/v1", HealthAddr: "127.0.0.1:2", Section: section}
+			cfg := DaemonConfig{DataDir: "/data", Provider: "http://127.0.0.1:1/api/v1", HealthAddr: "127.0.0.1:2", Section: section,
+				StorageExt: `backup_interval = "0s"`}
 			var m map[string]map[string]any
 			if err := toml.Unmarshal([]byte(cfg.Config()), &m); err != nil {
 				t.Fatalf("config does not parse: %v\n%s", err, cfg.Config())
 			}
-			if m["health"]["listen"] != "127.0.0.1:2" || m["storage"]["dir"] != "/data" || m[name]["enabled"] != true {
+			if m["health"]["listen"] != "127.0.0.1:2" || m["storage"]["dir"] != "/data" || m["storage"]["backup_interval"] != "0s" || m[name]["enabled"] != true {
 				t.Errorf("config = %v", m)
 			}
 			if users, _ := m[name]["allowed_users"].([]any); len(users) != 3 {

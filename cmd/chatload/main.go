@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"time"
@@ -94,16 +95,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "chatload:", err)
 			return 1
 		}
+		cases := []StartupCase{
+			{Label: "empty", DataDir: filepath.Join(work, "empty-db")},
+			{Label: mib(o.DBSize) + ", defaults (a scheduled backup starts at once when none exists)", DataDir: db},
+			{Label: mib(o.DBSize) + `, backup_interval = "0s"`, DataDir: db, StorageExt: `backup_interval = "0s"`},
+		}
 		var rs []StartupResult
-		for _, c := range []struct{ label, dir string }{{"empty", ""}, {mib(o.DBSize), db}} {
-			dir := c.dir
-			if dir == "" {
-				dir = work + "/empty-db"
-			}
-			logf("start-up: %s database, %d runs", c.label, o.StartupRuns)
-			r, err := MeasureStartup(ctx, bin, c.label, dir, work, o.StartupRuns)
+		for _, c := range cases {
+			logf("start-up: %s, %d runs", c.Label, o.StartupRuns)
+			r, err := MeasureStartup(ctx, bin, c, work, o.StartupRuns)
 			if err != nil {
-				fmt.Fprintf(stderr, "chatload: start-up with the %s database: %v\n", c.label, err)
+				fmt.Fprintf(stderr, "chatload: start-up (%s): %v\n", c.Label, err)
 				return 1
 			}
 			rs = append(rs, r)

@@ -21,6 +21,9 @@ type ProcSample struct {
 	CPU time.Duration
 	// RSS is the resident set now (VmRSS); HWM its peak so far (VmHWM).
 	RSS, HWM int64
+	// Anon is the anonymous part of RSS (RssAnon: heap, stacks), without
+	// the mapped files (Badger's tables) the kernel can drop at will.
+	Anon int64
 }
 
 // ReadProc samples process pid from /proc.
@@ -39,11 +42,11 @@ func ReadProc(pid int) (ProcSample, error) {
 		return ProcSample{}, fmt.Errorf("read proc status: %w", err)
 	}
 	defer f.Close()
-	rss, hwm, err := ParseStatusMemory(f)
+	m, err := ParseStatusMemory(f)
 	if err != nil {
 		return ProcSample{}, err
 	}
-	return ProcSample{CPU: cpu, RSS: rss, HWM: hwm}, nil
+	return ProcSample{CPU: cpu, RSS: m["VmRSS"], HWM: m["VmHWM"], Anon: m["RssAnon"]}, nil
 }
 
 // ParseStatCPU returns utime+stime from the text of /proc/PID/stat. The
@@ -70,35 +73,33 @@ func ParseStatCPU(stat string) (time.Duration, error) {
 	return time.Duration(utime+stime) * clockTick, nil
 }
 
-// ParseStatusMemory returns VmRSS and VmHWM in bytes from the text of
-// /proc/PID/status.
-func ParseStatusMemory(r io.Reader) (rss, hwm int64, err error) {
-	var haveRSS, haveHWM bool
+// ParseStatusMemory returns VmRSS, VmHWM and RssAnon in bytes from the
+// text of /proc/PID/status, keyed by those names.
+func ParseStatusMemory(r io.Reader) (map[string]int64, error) {
+	out := map[string]int64{}
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		key, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (key != "VmRSS" && key != "VmHWM") {
+		if !ok || (key != "VmRSS" && key != "VmHWM" && key != "RssAnon") {
 			continue
 		}
 		f := strings.Fields(val)
 		if len(f) != 2 || f[1] != "kB" {
-			return 0, 0, fmt.Errorf("parse proc status %s: %q", key, val)
+			return nil, fmt.Errorf("parse proc status %s: %q", key, val)
 		}
 		kb, err := strconv.ParseInt(f[0], 10, 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("parse proc status %s: %w", key, err)
+			return nil, fmt.Errorf("parse proc status %s: %w", key, err)
 		}
-		if key == "VmRSS" {
-			rss, haveRSS = kb<<10, true
-		} else {
-			hwm, haveHWM = kb<<10, true
-		}
+		out[key] = kb << 10
 	}
 	if err := sc.Err(); err != nil {
-		return 0, 0, fmt.Errorf("read proc status: %w", err)
+		return nil, fmt.Errorf("read proc status: %w", err)
 	}
-	if !haveRSS || !haveHWM {
-		return 0, 0, errors.New("parse proc status: no VmRSS or VmHWM (a kernel thread or a zombie?)")
+	for _, k := range []string{"VmRSS", "VmHWM", "RssAnon"} {
+		if _, ok := out[k]; !ok {
+			return nil, fmt.Errorf("parse proc status: no %s (a kernel thread or a zombie?)", k)
+		}
 	}
-	return rss, hwm, nil
+	return out, nil
 }

@@ -39,18 +39,18 @@ func TestParseStatCPU(t *testing.T) {
 }
 
 func TestParseStatusMemory(t *testing.T) {
-	status := "Name:\tchatbridge\nVmPeak:\t 1000 kB\nVmHWM:\t   40960 kB\nVmRSS:\t   20480 kB\nThreads:\t9\n"
-	rss, hwm, err := ParseStatusMemory(strings.NewReader(status))
-	if err != nil || rss != 20<<20 || hwm != 40<<20 {
-		t.Fatalf("= %d, %d, %v; want 20 MiB, 40 MiB", rss, hwm, err)
+	status := "Name:\tchatbridge\nVmPeak:\t 1000 kB\nVmHWM:\t   40960 kB\nVmRSS:\t   20480 kB\nRssAnon:\t 8192 kB\nRssFile:\t 12288 kB\nThreads:\t9\n"
+	m, err := ParseStatusMemory(strings.NewReader(status))
+	if err != nil || m["VmRSS"] != 20<<20 || m["VmHWM"] != 40<<20 || m["RssAnon"] != 8<<20 || len(m) != 3 {
+		t.Fatalf("= %v, %v; want VmRSS 20 MiB, VmHWM 40 MiB, RssAnon 8 MiB", m, err)
 	}
 	for name, bad := range map[string]string{
 		"missing":   "Name:\tx\nThreads:\t1\n",
-		"only RSS":  "VmRSS:\t 1 kB\n",
-		"bad unit":  "VmRSS:\t 1 MB\nVmHWM:\t 1 kB\n",
-		"bad value": "VmRSS:\t x kB\nVmHWM:\t 1 kB\n",
+		"no anon":   "VmRSS:\t 1 kB\nVmHWM:\t 1 kB\n",
+		"bad unit":  "VmRSS:\t 1 MB\nVmHWM:\t 1 kB\nRssAnon:\t 1 kB\n",
+		"bad value": "VmRSS:\t x kB\nVmHWM:\t 1 kB\nRssAnon:\t 1 kB\n",
 	} {
-		if _, _, err := ParseStatusMemory(strings.NewReader(bad)); err == nil {
+		if _, err := ParseStatusMemory(strings.NewReader(bad)); err == nil {
 			t.Errorf("%s: no error for %q", name, bad)
 		}
 	}
@@ -64,7 +64,7 @@ func TestReadProc_Self(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.RSS <= 0 || s.HWM < s.RSS {
+	if s.RSS <= 0 || s.HWM < s.RSS || s.Anon <= 0 || s.Anon > s.RSS {
 		t.Errorf("RSS %d, HWM %d: want 0 < RSS <= HWM", s.RSS, s.HWM)
 	}
 	if _, err := ReadProc(-1); err == nil {

@@ -153,6 +153,7 @@ type StartupResult struct {
 	Healthy   []time.Duration // exec to /healthz 200
 	FirstPoll []time.Duration // exec to the first getUpdates at the Telegram fake
 	RSS       []int64         // VmRSS once ready
+	Anon      []int64         // RssAnon startupSettle after ready
 	Peak      []int64         // VmHWM startupSettle after ready (background start-up work included)
 }
 
@@ -160,9 +161,17 @@ type StartupResult struct {
 // work the daemon does in the background once up is counted.
 const startupSettle = 3 * time.Second
 
-// MeasureStartup starts the daemon runs times on dataDir (with Telegram
-// enabled against its fake) and measures each start-up.
-func MeasureStartup(ctx context.Context, bin, label, dataDir, work string, runs int) (StartupResult, error) {
+// StartupCase is one database and configuration to start on.
+type StartupCase struct {
+	Label      string
+	DataDir    string
+	StorageExt string // more [storage] keys
+}
+
+// MeasureStartup starts the daemon runs times on c (with Telegram enabled
+// against its fake) and measures each start-up.
+func MeasureStartup(ctx context.Context, bin string, c StartupCase, work string, runs int) (StartupResult, error) {
+	label, dataDir := c.Label, c.DataDir
 	res := StartupResult{Label: label}
 	if _, err := os.Stat(dataDir); err == nil {
 		if res.DiskBytes, err = DirSize(dataDir); err != nil {
@@ -170,14 +179,14 @@ func MeasureStartup(ctx context.Context, bin, label, dataDir, work string, runs 
 		}
 	}
 	for r := range runs {
-		if err := startupOnce(ctx, bin, dataDir, filepath.Join(work, fmt.Sprintf("startup-%s-%d", label, r)), &res); err != nil {
+		if err := startupOnce(ctx, bin, c, filepath.Join(work, fmt.Sprintf("startup-%d-%d", len(label), r)), &res); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
 }
 
-func startupOnce(ctx context.Context, bin, dataDir, dir string, res *StartupResult) error {
+func startupOnce(ctx context.Context, bin string, c StartupCase, dir string, res *StartupResult) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("make work dir: %w", err)
 	}
@@ -190,8 +199,8 @@ func startupOnce(ctx context.Context, bin, dataDir, dir string, res *StartupResu
 		return err
 	}
 	section, env := tg.Section()
-	d, err := StartDaemon(DaemonConfig{Bin: bin, Dir: dir, DataDir: dataDir, Provider: or.URL(), HealthAddr: addr,
-		Section: section, Env: env}, or.APIKey())
+	d, err := StartDaemon(DaemonConfig{Bin: bin, Dir: dir, DataDir: c.DataDir, Provider: or.URL(), HealthAddr: addr,
+		Section: section, Env: env, StorageExt: c.StorageExt}, or.APIKey())
 	if err != nil {
 		return err
 	}
@@ -219,6 +228,7 @@ func startupOnce(ctx context.Context, bin, dataDir, dir string, res *StartupResu
 	res.FirstPoll = append(res.FirstPoll, polls[0].At.Sub(d.Started))
 	res.RSS = append(res.RSS, s.RSS)
 	res.Peak = append(res.Peak, later.HWM)
+	res.Anon = append(res.Anon, later.Anon)
 	if err := d.Stop(30 * time.Second); err != nil {
 		return err
 	}
@@ -228,7 +238,7 @@ func startupOnce(ctx context.Context, bin, dataDir, dir string, res *StartupResu
 // StartupTable renders start-up results.
 func StartupTable(rs []StartupResult) Table {
 	t := Table{Header: []string{"database", "on disk", "runs", "exec → /healthz 200 (min / median / max)",
-		"exec → first getUpdates (min / median / max)", "RSS once ready (median)", "peak RSS in the first 3 s (median)"}}
+		"exec → first getUpdates (min / median / max)", "RSS once ready (median)", "peak RSS in the first 3 s (median)", "anonymous RSS after 3 s (median)"}}
 	rng := func(ds []time.Duration) string {
 		s := slices.Clone(ds)
 		slices.Sort(s)
@@ -239,7 +249,7 @@ func StartupTable(rs []StartupResult) Table {
 			continue
 		}
 		t.Rows = append(t.Rows, []string{r.Label, mib(r.DiskBytes), strconv.Itoa(len(r.Healthy)),
-			rng(r.Healthy), rng(r.FirstPoll), mib(median(r.RSS)), mib(median(r.Peak))})
+			rng(r.Healthy), rng(r.FirstPoll), mib(median(r.RSS)), mib(median(r.Peak)), mib(median(r.Anon))})
 	}
 	return t
 }

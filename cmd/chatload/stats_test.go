@@ -117,14 +117,14 @@ func TestStartupTable(t *testing.T) {
 		{Label: "empty"}, // no runs: no row
 		{Label: "1 GiB", DiskBytes: 1 << 30, Healthy: []time.Duration{300 * ms, 100 * ms, 200 * ms},
 			FirstPoll: []time.Duration{110 * ms, 210 * ms, 310 * ms}, RSS: []int64{30 << 20, 10 << 20, 20 << 20},
-			Peak: []int64{40 << 20, 40 << 20, 50 << 20}},
+			Peak: []int64{40 << 20, 40 << 20, 50 << 20}, Anon: []int64{5 << 20, 6 << 20, 7 << 20}},
 	}
 	var b strings.Builder
 	if err := StartupTable(rs).Render(&b); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
-	want := "| 1 GiB | 1024.0 MiB | 3 | 100 ms / 200 ms / 300 ms | 110 ms / 210 ms / 310 ms | 20.0 MiB | 40.0 MiB |"
+	want := "| 1 GiB | 1024.0 MiB | 3 | 100 ms / 200 ms / 300 ms | 110 ms / 210 ms / 310 ms | 20.0 MiB | 40.0 MiB | 6.0 MiB |"
 	if len(lines) != 3 || lines[2] != want {
 		t.Errorf("table\n%s\nwant the row\n%s", b.String(), want)
 	}

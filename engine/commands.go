@@ -32,6 +32,13 @@ func (c *cmdCtx) say(ctx context.Context, text string) {
 	c.e.reply(ctx, c.r, c.ev, text)
 }
 
+// setSetting sets one setting of the event's chat ("" resets it) and
+// records the change as the event's user's.
+func (c *cmdCtx) setSetting(ctx context.Context, name, value string) error {
+	_, err := c.e.store.SetSetting(ctx, SettingChange{Key: c.ev.Key(), User: c.ev.User, Name: name, New: value})
+	return err
+}
+
 // sayPrivately replies so only the user sees it where the platform can.
 func (c *cmdCtx) sayPrivately(ctx context.Context, text string) {
 	c.e.replyWith(ctx, c.r, c.ev, Outgoing{Text: text, Ephemeral: true})
@@ -142,7 +149,7 @@ func settingCmd(name string) func(context.Context, *cmdCtx) error {
 			c.say(ctx, capitalize(err.Error())+".")
 			return nil
 		}
-		if err := c.e.store.SetSetting(ctx, c.ev.Key(), name, v); err != nil {
+		if err := c.setSetting(ctx, name, v); err != nil {
 			return NewSafeError("Could not save the setting.", fmt.Errorf("set %s: %w", name, err))
 		}
 		if name == SettingSystem {
@@ -188,7 +195,7 @@ func cmdSystem(ctx context.Context, c *cmdCtx) error {
 		c.say(ctx, fmt.Sprintf("System prompt (%s):\n\n%s", source(stored, SettingSystem), quote(set.SystemPrompt)))
 		return nil
 	case "reset":
-		if err := c.e.store.SetSetting(ctx, c.ev.Key(), SettingSystem, ""); err != nil {
+		if err := c.setSetting(ctx, SettingSystem, ""); err != nil {
 			return NewSafeError("Could not save the setting.", err)
 		}
 		c.sayPrivately(ctx, "System prompt reset to the default.")
@@ -199,8 +206,7 @@ func cmdSystem(ctx context.Context, c *cmdCtx) error {
 
 func cmdSettings(ctx context.Context, c *cmdCtx) error {
 	if strings.EqualFold(c.args, "history") {
-		c.say(ctx, "Settings history is not recorded by this version yet.")
-		return nil
+		return cmdSettingsHistory(ctx, c)
 	}
 	set, stored, err := c.e.settings(ctx, c.ev.Key())
 	if err != nil {

@@ -47,7 +47,7 @@ func cmdModel(ctx context.Context, c *cmdCtx) error {
 		c.say(ctx, msg)
 		return nil
 	}
-	if err := c.e.store.SetSetting(ctx, key, SettingModel, id); err != nil {
+	if err := c.setSetting(ctx, SettingModel, id); err != nil {
 		return NewSafeError("Could not save the model.", err)
 	}
 	c.sayPrivately(ctx, fmt.Sprintf("Model set to `%s` for this conversation.", id))
@@ -353,12 +353,13 @@ func cmdExport(ctx context.Context, c *cmdCtx) error {
 	if err != nil {
 		return NewSafeError("Could not load the conversation.", err)
 	}
-	msgs, err := c.e.store.Messages(ctx, conv.ID)
+	x, err := LoadExport(ctx, c.e.store, conv)
 	if err != nil {
 		return NewSafeError("Could not load the messages.", err)
 	}
+	msgs := x.Messages
 	var buf bytes.Buffer
-	if err := ExportMarkdown(&buf, conv, msgs); err != nil {
+	if err := ExportMarkdown(&buf, x); err != nil {
 		return NewSafeError("Could not export the conversation.", err)
 	}
 	name := fmt.Sprintf("conversation-%s.md", conv.ID)

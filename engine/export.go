@@ -9,11 +9,13 @@ import (
 	"time"
 )
 
-// ConversationExport is one conversation with its messages, for
-// ExportJSONMany.
+// ConversationExport is everything stored about one conversation: its
+// metadata, its messages and the settings history of its chat, oldest
+// first (see LoadExport).
 type ConversationExport struct {
-	Conversation Conversation
-	Messages     []Message
+	Conversation   Conversation
+	Messages       []Message
+	SettingChanges []SettingChange
 }
 
 // exportConversation is CONTRACT.md's export format of one conversation,
@@ -24,6 +26,9 @@ type exportConversation struct {
 	ConversationID ConversationID  `json:"conversation_id"`
 	Metadata       exportMeta      `json:"metadata"`
 	Messages       []exportMessage `json:"messages"`
+	// SettingsHistory is beyond CONTRACT.md's format: every change of a
+	// setting of the conversation's chat and of the config's defaults.
+	SettingsHistory []SettingChange `json:"settings_history"`
 }
 
 type exportMeta struct {
@@ -71,9 +76,11 @@ func nullable(s string) *string {
 	return &s
 }
 
-func toExport(c Conversation, msgs []Message) exportConversation {
+func toExport(x ConversationExport) exportConversation {
+	c, msgs := x.Conversation, x.Messages
 	out := exportConversation{
-		ConversationID: c.ID,
+		SettingsHistory: append([]SettingChange{}, x.SettingChanges...),
+		ConversationID:  c.ID,
 		Metadata: exportMeta{
 			Title:        c.Title,
 			CreatedAt:    exportTime(c.CreatedAt),
@@ -115,16 +122,17 @@ func writeJSON(w io.Writer, v any) error {
 	return nil
 }
 
-// ExportJSON writes conversation c and its messages (oldest first) to w as
-// one indented JSON object in CONTRACT.md's export format:
+// ExportJSON writes x, a conversation with its messages (oldest first), to
+// w as one indented JSON object in CONTRACT.md's export format:
 // conversation_id; metadata {title, created_at, updated_at, model_used,
 // total_tokens, message_count, and beyond the contract chat, tags, cost,
 // active}; messages [{id, role, content, timestamp,
 // model, tokens, metadata {finish_reason, usage}}]. Times are RFC 3339 in
-// UTC; a missing model, finish reason or usage is null. It blocks only on w
-// and does not retain its arguments.
-func ExportJSON(w io.Writer, c Conversation, msgs []Message) error {
-	return writeJSON(w, toExport(c, msgs))
+// UTC; a missing model, finish reason or usage is null. Beyond the
+// contract, settings_history lists the chat's setting changes. It blocks
+// only on w and does not retain its arguments.
+func ExportJSON(w io.Writer, x ConversationExport) error {
+	return writeJSON(w, toExport(x))
 }
 
 // ExportJSONMany writes several conversations to w as an indented JSON array
@@ -133,19 +141,21 @@ func ExportJSON(w io.Writer, c Conversation, msgs []Message) error {
 func ExportJSONMany(w io.Writer, convs []ConversationExport) error {
 	all := make([]exportConversation, 0, len(convs))
 	for _, c := range convs {
-		all = append(all, toExport(c.Conversation, c.Messages))
+		all = append(all, toExport(c))
 	}
 	return writeJSON(w, all)
 }
 
-// ExportMarkdown writes conversation c and its messages (oldest first) to w
-// as a readable Markdown document: a title heading, the metadata as a list,
-// then one section per message headed by its role, model, UTC time, tokens,
+// ExportMarkdown writes x, a conversation and its messages (oldest first),
+// to w as a readable Markdown document: a title heading, the metadata as a
+// list, the chat's settings history when there is one, then one section
+// per message headed by its role, model, UTC time, tokens,
 // cost and an unusual finish reason (length, interrupted), with
 // the content verbatim. A code fence the content leaves open is closed so
 // it cannot swallow the next message. It blocks only on w and does not
 // retain its arguments.
-func ExportMarkdown(w io.Writer, c Conversation, msgs []Message) error {
+func ExportMarkdown(w io.Writer, x ConversationExport) error {
+	c, msgs := x.Conversation, x.Messages
 	bw := bufio.NewWriter(w)
 	title := oneLine(c.Title)
 	if title == "" {
@@ -168,6 +178,12 @@ func ExportMarkdown(w io.Writer, c Conversation, msgs []Message) error {
 	}
 	if len(c.Tags) > 0 {
 		fmt.Fprintf(bw, "- Tags: %s\n", strings.Join(c.Tags, ", "))
+	}
+	if len(x.SettingChanges) > 0 {
+		bw.WriteString("\n## Settings history\n\n")
+		for _, op := range x.SettingChanges {
+			bw.WriteString("- " + formatChange(op) + "\n")
+		}
 	}
 	for _, m := range msgs {
 		head := roleTitle(m.Role)

@@ -43,7 +43,7 @@ func keysOf(t *testing.T, v any) []string {
 func TestExportJSONFormat(t *testing.T) {
 	c, msgs := exportFixture()
 	var buf bytes.Buffer
-	if err := ExportJSON(&buf, c, msgs); err != nil {
+	if err := ExportJSON(&buf, ConversationExport{Conversation: c, Messages: msgs}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(buf.String(), "\n  \"metadata\": {") {
@@ -63,7 +63,7 @@ func TestExportJSONFormat(t *testing.T) {
 			t.Errorf("%s fields = %v, want %v", what, got, want)
 		}
 	}
-	check("top", keysOf(t, doc), []string{"conversation_id", "metadata", "messages"})
+	check("top", keysOf(t, doc), []string{"conversation_id", "metadata", "messages", "settings_history"})
 	meta := doc["metadata"].(map[string]any)
 	check("metadata", keysOf(t, meta), []string{"title", "created_at", "updated_at", "model_used", "total_tokens", "message_count",
 		"chat", "tags", "cost", "active"})
@@ -99,8 +99,8 @@ func TestExportJSONFormat(t *testing.T) {
 	}
 }
 
-// TestExport_EverythingStored fails when a field is added to Conversation or
-// Message without a place in the export: privacy means the owner can see
+// TestExport_EverythingStored fails when a field is added to Conversation,
+// Message or SettingChange without a place in the export: privacy means the owner can see
 // everything kept about a conversation.
 func TestExport_EverythingStored(t *testing.T) {
 	c, msgs := exportFixture()
@@ -109,12 +109,16 @@ func TestExport_EverythingStored(t *testing.T) {
 	asst := msgs[1]
 	assertNoZeroFields(t, asst)
 
+	op := SettingChange{ID: "3", At: time.Date(2025, 3, 14, 9, 1, 0, 0, time.UTC), Key: c.Key, User: "u42",
+		Name: SettingModel, Old: "openai/gpt-4o-mini", New: "openai/gpt-4o"}
+	assertNoZeroFields(t, op)
 	var buf bytes.Buffer
-	if err := ExportJSON(&buf, c, msgs); err != nil {
+	if err := ExportJSON(&buf, ConversationExport{Conversation: c, Messages: msgs, SettingChanges: []SettingChange{op}}); err != nil {
 		t.Fatal(err)
 	}
 	var doc struct {
-		ID       string `json:"conversation_id"`
+		History  []map[string]any `json:"settings_history"`
+		ID       string           `json:"conversation_id"`
 		Messages []struct {
 			ID, Role, Content, Timestamp, Model string
 			Tokens                              int
@@ -164,14 +168,30 @@ func TestExport_EverythingStored(t *testing.T) {
 	}
 	checkFields(t, "Message", asst, msg)
 
+	if len(doc.History) != 1 {
+		t.Fatalf("settings_history = %v, want the one change", doc.History)
+	}
+	h := doc.History[0]
+	change := map[string]func() bool{
+		"ID":   func() bool { return h["id"] == op.ID },
+		"At":   func() bool { return h["at"] == "2025-03-14T09:01:00Z" },
+		"Key":  func() bool { return raw.Meta["chat"] == string(op.Key) }, // the conversation's chat
+		"User": func() bool { return h["user"] == string(op.User) },
+		"Name": func() bool { return h["key"] == op.Name },
+		"Old":  func() bool { return h["old"] == op.Old },
+		"New":  func() bool { return h["new"] == op.New },
+	}
+	checkFields(t, "SettingChange", op, change)
+
 	// The Markdown export (what /export sends) shows the same facts.
 	asst.Metadata.FinishReason = "length"
 	buf.Reset()
-	if err := ExportMarkdown(&buf, c, []Message{msgs[0], asst}); err != nil {
+	if err := ExportMarkdown(&buf, ConversationExport{Conversation: c, Messages: []Message{msgs[0], asst}, SettingChanges: []SettingChange{op}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"Chat: `telegram:42`", "Tags: travel", "Cost: $0.0012", "Model: openai/gpt-4o",
-		"Messages: 2", "Tokens: 42", "Where to go?", "· 37 tokens · $0.0012 · finish: length"} {
+		"Messages: 2", "Tokens: 42", "Where to go?", "· 37 tokens · $0.0012 · finish: length",
+		"## Settings history\n\n- 2025-03-14 09:01 UTC · `u42` · model: `openai/gpt-4o-mini` → `openai/gpt-4o`\n"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("markdown export lacks %q:\n%s", want, buf.String())
 		}
@@ -211,14 +231,14 @@ func checkFields(t *testing.T, what string, v any, checks map[string]func() bool
 func TestExportJSONRoundTrip(t *testing.T) {
 	c, msgs := exportFixture()
 	var buf bytes.Buffer
-	if err := ExportJSON(&buf, c, msgs); err != nil {
+	if err := ExportJSON(&buf, ConversationExport{Conversation: c, Messages: msgs}); err != nil {
 		t.Fatal(err)
 	}
 	var back exportConversation
 	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
 		t.Fatal(err)
 	}
-	want := toExport(c, msgs)
+	want := toExport(ConversationExport{Conversation: c, Messages: msgs})
 	a, _ := json.Marshal(back)
 	b, _ := json.Marshal(want)
 	if !bytes.Equal(a, b) {
@@ -234,7 +254,7 @@ func TestExportJSONMany(t *testing.T) {
 	c, msgs := exportFixture()
 	c2 := Conversation{ID: "conv-2", CreatedAt: c.CreatedAt}
 	var buf bytes.Buffer
-	if err := ExportJSONMany(&buf, []ConversationExport{{c, msgs}, {c2, nil}}); err != nil {
+	if err := ExportJSONMany(&buf, []ConversationExport{{Conversation: c, Messages: msgs}, {Conversation: c2}}); err != nil {
 		t.Fatal(err)
 	}
 	var docs []map[string]any
@@ -256,7 +276,7 @@ func TestExportJSONMany(t *testing.T) {
 func TestExportMarkdown(t *testing.T) {
 	c, msgs := exportFixture()
 	var buf bytes.Buffer
-	if err := ExportMarkdown(&buf, c, msgs); err != nil {
+	if err := ExportMarkdown(&buf, ConversationExport{Conversation: c, Messages: msgs}); err != nil {
 		t.Fatal(err)
 	}
 	md := buf.String()
@@ -274,7 +294,7 @@ func TestExportMarkdown(t *testing.T) {
 		}
 	}
 	buf.Reset()
-	if err := ExportMarkdown(&buf, Conversation{ID: "x"}, nil); err != nil || !strings.HasPrefix(buf.String(), "# Conversation x\n") {
+	if err := ExportMarkdown(&buf, ConversationExport{Conversation: Conversation{ID: "x"}}); err != nil || !strings.HasPrefix(buf.String(), "# Conversation x\n") {
 		t.Errorf("untitled = %q, %v", buf.String(), err)
 	}
 }

@@ -79,6 +79,25 @@ type ReplyState struct {
 	UpdatedAt    time.Time       `json:"updated_at"`
 }
 
+// ConfigKey is the key under which changes of the config's defaults are
+// recorded; no chat has it.
+const ConfigKey ConversationKey = "config"
+
+// ConfigUser is the author of a change of the config's defaults.
+const ConfigUser UserID = "config"
+
+// SettingChange is one change of a setting, kept so that /settings history
+// and the export can say who changed what and when.
+type SettingChange struct {
+	ID   string          `json:"id"`
+	At   time.Time       `json:"at"`
+	Key  ConversationKey `json:"-"` // the chat; ConfigKey for a config default
+	User UserID          `json:"user"`
+	Name string          `json:"key"`
+	Old  string          `json:"old"` // "" for the default
+	New  string          `json:"new"` // "" for the default
+}
+
 // UsageDay is the usage of one UTC day, overall or of one user.
 type UsageDay struct {
 	Day      string `json:"day"` // YYYY-MM-DD, UTC
@@ -128,9 +147,22 @@ type Store interface {
 	// Settings returns the values the user set for key (absent names are
 	// defaults).
 	Settings(ctx context.Context, key ConversationKey) (map[string]string, error)
-	// SetSetting sets name to value for key; an empty value resets it to
-	// the default.
-	SetSetting(ctx context.Context, key ConversationKey, name, value string) error
+	// SetSetting applies ch: it sets ch.Name to ch.New for ch.Key (an empty
+	// New resets it to the default) and, in the same transaction, stores
+	// the change as an operation with Old read from the store, ID assigned
+	// and At set to now when zero. It returns the stored operation; when
+	// the value does not change, nothing is stored and the returned ID is
+	// empty.
+	SetSetting(ctx context.Context, ch SettingChange) (SettingChange, error)
+	// SettingChanges returns the last n operations on key (every one when
+	// n <= 0), oldest first. Key ConfigKey holds the changes of the
+	// config's defaults.
+	SettingChanges(ctx context.Context, key ConversationKey, n int) ([]SettingChange, error)
+	// SetDefaults records the config's defaults of this start: each name
+	// whose value differs from the previous start's is stored as an
+	// operation on ConfigKey by user "config", and those operations are
+	// returned. The first call only records the values.
+	SetDefaults(ctx context.Context, defaults map[string]string, at time.Time) ([]SettingChange, error)
 
 	// RecordUsage adds u to the totals of the UTC day of at, overall and for
 	// user.

@@ -20,6 +20,8 @@ const (
 	pActive     = "a/"
 	pMessage    = "m/"
 	pSetting    = "s/"
+	pSettingOp  = "o/"
+	pDefault    = "p/"
 	pUsage      = "d/"
 	pReply      = "r/"
 	pUnfinished = "q/"

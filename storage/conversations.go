@@ -418,7 +418,7 @@ func (s *Store) DeleteConversations(ctx context.Context, key engine.Conversation
 	if err != nil {
 		return fmt.Errorf("delete conversations of %q: %w", key, err)
 	}
-	prefixes := [][]byte{settingPrefix(key), unfinishedPrefix(key), replyPrefix(key)}
+	prefixes := [][]byte{settingPrefix(key), opPrefix(key), unfinishedPrefix(key), replyPrefix(key)}
 	for _, id := range ids {
 		prefixes = append(prefixes, msgPrefix(id))
 	}

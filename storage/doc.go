@@ -16,6 +16,11 @@
 //	                                    first N of a reverse prefix scan: O(N)
 //	                                    whatever the conversation's length
 //	s/<convKey>\x00<name>               one setting of a chat key
+//	o/<convKey>\x00<seq: 8-byte BE>     one change of a setting (an
+//	                                    engine.SettingChange); the key
+//	                                    engine.ConfigKey holds changes of the
+//	                                    config's defaults
+//	p/<name>                            the config's default of the last start
 //	d/<YYYY-MM-DD>\x00<userID>          usage of a UTC day; the empty user is
 //	                                    the overall total
 //	r/<convKey>\x00<replyID>            a reply's state

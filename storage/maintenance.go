@@ -28,7 +28,8 @@ const (
 // (with their messages; a key whose active conversation goes starts afresh).
 // Whatever the retention it deletes messages whose conversation is gone
 // and finished reply states older than seven days, then lets Badger reclaim
-// value-log space. Settings and usage are kept. It may block for a while on
+// value-log space. With retention, settings changes older than retention
+// go too. Settings and usage are kept. It may block for a while on
 // a large database and is safe to run while the store is in use; the caller
 // schedules it (Open does not run it). A corrupt record is skipped and
 // counted, not fatal.
@@ -45,6 +46,9 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (removed int, err erro
 		})
 		if err != nil {
 			return removed, fmt.Errorf("sweep: %w", err)
+		}
+		if err := s.deleteOldSettingChanges(ctx, cutoff); err != nil {
+			return removed, fmt.Errorf("sweep settings history: %w", err)
 		}
 		for _, id := range ids {
 			n, err := s.expireConv(ctx, id, cutoff)
@@ -202,19 +206,37 @@ func (s *Store) deleteOrphans(ctx context.Context) (int, error) {
 
 // deleteOldReplies deletes finished reply states last updated before cutoff.
 func (s *Store) deleteOldReplies(ctx context.Context, cutoff time.Time) error {
-	var doomed [][]byte
+	return s.deleteWhere(ctx, []byte(pReply), func(item *badger.Item) (bool, error) {
+		var r engine.ReplyState
+		err := s.decodeItem(item, &r)
+		return err == nil && r.Status.Finished() && r.UpdatedAt.Before(cutoff), err
+	})
+}
+
+// deleteOldSettingChanges deletes the settings history older than cutoff.
+func (s *Store) deleteOldSettingChanges(ctx context.Context, cutoff time.Time) error {
+	return s.deleteWhere(ctx, []byte(pSettingOp), func(item *badger.Item) (bool, error) {
+		var ch engine.SettingChange
+		err := s.decodeItem(item, &ch)
+		return err == nil && ch.At.Before(cutoff), err
+	})
+}
+
+// deleteWhere deletes the records under prefix that doomed picks, in
+// chunks. A corrupt record is left alone (it is counted, for a human).
+func (s *Store) deleteWhere(ctx context.Context, prefix []byte, doomed func(*badger.Item) (bool, error)) error {
+	var keys [][]byte
 	err := s.view(ctx, func(txn *badger.Txn) error {
-		doomed = doomed[:0]
-		return scan(txn, []byte(pReply), func(item *badger.Item) error {
-			var r engine.ReplyState
-			if err := s.decodeItem(item, &r); err != nil {
-				if errors.Is(err, engine.ErrCorrupt) {
-					return nil // counted; leave it for a human
-				}
+		keys = keys[:0]
+		return scan(txn, prefix, func(item *badger.Item) error {
+			yes, err := doomed(item)
+			switch {
+			case errors.Is(err, engine.ErrCorrupt):
+				return nil
+			case err != nil:
 				return err
-			}
-			if r.Status.Finished() && r.UpdatedAt.Before(cutoff) {
-				doomed = append(doomed, item.KeyCopy(nil))
+			case yes:
+				keys = append(keys, item.KeyCopy(nil))
 			}
 			return nil
 		})
@@ -222,9 +244,9 @@ func (s *Store) deleteOldReplies(ctx context.Context, cutoff time.Time) error {
 	if err != nil {
 		return err
 	}
-	for len(doomed) > 0 {
-		chunk := doomed[:min(len(doomed), deleteChunk)]
-		doomed = doomed[len(chunk):]
+	for len(keys) > 0 {
+		chunk := keys[:min(len(keys), deleteChunk)]
+		keys = keys[len(chunk):]
 		err := s.update(ctx, func(txn *badger.Txn) error {
 			for _, k := range chunk {
 				if err := txn.Delete(k); err != nil {

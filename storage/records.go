@@ -13,51 +13,6 @@ import (
 	"github.com/chatbridge/chatbridge/engine"
 )
 
-// Settings implements engine.Store.
-func (s *Store) Settings(ctx context.Context, key engine.ConversationKey) (map[string]string, error) {
-	out := map[string]string{}
-	if hasSep(string(key)) {
-		return out, nil
-	}
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		clear(out)
-		prefix := settingPrefix(key)
-		return scan(txn, prefix, func(item *badger.Item) error {
-			var v string
-			if err := s.decodeItem(item, &v); err != nil {
-				return err
-			}
-			out[string(item.Key()[len(prefix):])] = v
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("settings of %q: %w", key, err)
-	}
-	return out, nil
-}
-
-// SetSetting implements engine.Store.
-func (s *Store) SetSetting(ctx context.Context, key engine.ConversationKey, name, value string) error {
-	if err := checkConvKey(key); err != nil {
-		return fmt.Errorf("set setting: %w", err)
-	}
-	if name == "" || hasSep(name) {
-		return fmt.Errorf("set setting: invalid name %q", name)
-	}
-	k := append(settingPrefix(key), name...)
-	err := s.update(ctx, func(txn *badger.Txn) error {
-		if value == "" {
-			return txn.Delete(k)
-		}
-		return put(txn, k, value)
-	})
-	if err != nil {
-		return fmt.Errorf("set setting %q of %q: %w", name, key, err)
-	}
-	return nil
-}
-
 // RecordUsage implements engine.Store.
 func (s *Store) RecordUsage(ctx context.Context, at time.Time, user engine.UserID, u engine.Usage) error {
 	if hasSep(string(user)) {

@@ -115,7 +115,7 @@ func TestReopenKeepsData(t *testing.T) {
 	if err := s.UpdateConversation(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetSetting(ctx, key, "model", "a/b"); err != nil {
+	if _, err := s.SetSetting(ctx, engine.SettingChange{Key: key, User: "u1", Name: "model", New: "a/b"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RecordUsage(ctx, base(), "u1", engine.Usage{TotalTokens: 7, Cost: 0.5}); err != nil {
@@ -475,7 +475,7 @@ func TestBackupRestore(t *testing.T) {
 	src := openStore(t, testOptions(t, t.TempDir()))
 	c := must(src.ActiveConversation(ctx, "telegram:1"))
 	must(src.AppendMessage(ctx, c.ID, engine.Message{Role: engine.RoleUser, Content: "hello", Timestamp: base()}))
-	if err := src.SetSetting(ctx, "telegram:1", "model", "x/y"); err != nil {
+	if _, err := src.SetSetting(ctx, engine.SettingChange{Key: "telegram:1", User: "u1", Name: "model", New: "x/y"}); err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
@@ -497,5 +497,28 @@ func TestBackupRestore(t *testing.T) {
 	}
 	if err := dst.Restore(ctx, bytes.NewReader(buf.Bytes())); err == nil {
 		t.Error("Restore into a non-empty store succeeded")
+	}
+}
+
+func TestSweep_SettingsHistoryFollowsRetention(t *testing.T) {
+	defer guard(t)
+	ctx := t.Context()
+	o := testOptions(t, t.TempDir())
+	o.RetentionDays = 30
+	s := openStore(t, o)
+	now := base().AddDate(0, 0, 100)
+	for _, ch := range []engine.SettingChange{
+		{Key: "telegram:1", User: "u1", Name: "model", New: "old/model", At: now.AddDate(0, 0, -40)},
+		{Key: "telegram:1", User: "u1", Name: "model", New: "new/model", At: now.AddDate(0, 0, -2)},
+	} {
+		must(s.SetSetting(ctx, ch))
+	}
+	must(s.Sweep(ctx, now))
+	got := must(s.SettingChanges(ctx, "telegram:1", 0))
+	if len(got) != 1 || got[0].New != "new/model" {
+		t.Errorf("history after the sweep = %+v, want only the change from 2 days ago", got)
+	}
+	if set := must(s.Settings(ctx, "telegram:1")); set["model"] != "new/model" {
+		t.Errorf("the setting itself was swept: %v", set)
 	}
 }

@@ -135,24 +135,24 @@ func (c *cli) export(ctx context.Context, args []string) error {
 	w := bufio.NewWriter(c.stdout)
 	var all []engine.ConversationExport
 	for i, cv := range convs {
-		msgs, err := st.Messages(ctx, cv.ID)
+		x, err := engine.LoadExport(ctx, st, cv)
 		if err != nil {
-			return fmt.Errorf("export %s: %w", cv.ID, err)
+			return err
 		}
 		if *format == "md" {
 			if i > 0 {
 				fmt.Fprint(w, "\n---\n\n")
 			}
-			if err := engine.ExportMarkdown(w, cv, msgs); err != nil {
+			if err := engine.ExportMarkdown(w, x); err != nil {
 				return fmt.Errorf("export %s: %w", cv.ID, err)
 			}
 			continue
 		}
-		all = append(all, engine.ConversationExport{Conversation: cv, Messages: msgs})
+		all = append(all, x)
 	}
 	if *format == "json" {
 		if *conv != "" && len(all) == 1 {
-			err = engine.ExportJSON(w, all[0].Conversation, all[0].Messages)
+			err = engine.ExportJSON(w, all[0])
 		} else {
 			err = engine.ExportJSONMany(w, all)
 		}

@@ -137,7 +137,7 @@ func TestConsole_StreamsRemembersAndAnswersCommands(t *testing.T) {
 	for _, want := range []string{
 		"**Commands**", "Model: `openai/gpt-4o-mini`", "Model set to `openai/gpt-4o`", "Did you mean",
 		"openai/gpt-4o-mini` —", "Temperature set to 0.3", "Max tokens set to 300", "System prompt set",
-		"model: openai/gpt-4o (set)", "not recorded", "You said: and again", "Nothing to stop",
+		"model: openai/gpt-4o (set)", "**Settings history**", "temperature: default → `0.3`", "You said: and again", "Nothing to stop",
 		"This conversation:", "Status: ok", "----- conversation-", "Streaming set to off", "Title set: Test chat",
 		"Tags: e2e", "owner", "Started a new conversation", "Send `/forget confirm`", "Deleted every conversation",
 	} {

@@ -43,6 +43,9 @@ type MemStore struct {
 	convs    map[engine.ConversationID]*memConv
 	active   map[engine.ConversationKey]engine.ConversationID
 	settings map[engine.ConversationKey]map[string]string
+	ops      map[engine.ConversationKey][]engine.SettingChange
+	nextOp   map[engine.ConversationKey]int
+	defaults map[string]string
 	usage    map[usageKey]engine.UsageDay
 	replies  map[string]engine.ReplyState
 	seen     map[seenKey]time.Time // expiry
@@ -74,6 +77,8 @@ func NewMemStore() *MemStore {
 		convs:    make(map[engine.ConversationID]*memConv),
 		active:   make(map[engine.ConversationKey]engine.ConversationID),
 		settings: make(map[engine.ConversationKey]map[string]string),
+		ops:      make(map[engine.ConversationKey][]engine.SettingChange),
+		nextOp:   make(map[engine.ConversationKey]int),
 		usage:    make(map[usageKey]engine.UsageDay),
 		replies:  make(map[string]engine.ReplyState),
 		seen:     make(map[seenKey]time.Time),
@@ -350,6 +355,7 @@ func (s *MemStore) DeleteConversations(ctx context.Context, key engine.Conversat
 	}
 	delete(s.active, key)
 	delete(s.settings, key)
+	delete(s.ops, key)
 	for id, r := range s.replies {
 		if r.Key == key {
 			delete(s.replies, id)
@@ -372,26 +378,84 @@ func (s *MemStore) Settings(ctx context.Context, key engine.ConversationKey) (ma
 }
 
 // SetSetting implements engine.Store.
-func (s *MemStore) SetSetting(ctx context.Context, key engine.ConversationKey, name, value string) error {
+func (s *MemStore) SetSetting(ctx context.Context, ch engine.SettingChange) (engine.SettingChange, error) {
 	defer s.mu.Unlock()
 	if err := s.lock(ctx); err != nil {
-		return err
+		return engine.SettingChange{}, err
 	}
-	if err := checkKey(key); err != nil {
-		return err
+	if err := checkKey(ch.Key); err != nil {
+		return engine.SettingChange{}, err
 	}
-	if name == "" || strings.ContainsRune(name, 0) {
-		return fmt.Errorf("invalid setting name %q", name)
+	if ch.Name == "" || strings.ContainsRune(ch.Name, 0) {
+		return engine.SettingChange{}, fmt.Errorf("invalid setting name %q", ch.Name)
 	}
-	if value == "" {
-		delete(s.settings[key], name)
-		return nil
+	if ch.At.IsZero() {
+		ch.At = s.now()
 	}
-	if s.settings[key] == nil {
-		s.settings[key] = map[string]string{}
+	ch.At = utc(ch.At)
+	ch.ID = ""
+	ch.Old = s.settings[ch.Key][ch.Name]
+	if ch.Old == ch.New {
+		return ch, nil
 	}
-	s.settings[key][name] = value
-	return nil
+	if ch.New == "" {
+		delete(s.settings[ch.Key], ch.Name)
+	} else {
+		if s.settings[ch.Key] == nil {
+			s.settings[ch.Key] = map[string]string{}
+		}
+		s.settings[ch.Key][ch.Name] = ch.New
+	}
+	s.appendOp(&ch)
+	return ch, nil
+}
+
+func (s *MemStore) appendOp(ch *engine.SettingChange) {
+	s.nextOp[ch.Key]++
+	ch.ID = strconv.Itoa(s.nextOp[ch.Key])
+	s.ops[ch.Key] = append(s.ops[ch.Key], *ch)
+}
+
+// SettingChanges implements engine.Store.
+func (s *MemStore) SettingChanges(ctx context.Context, key engine.ConversationKey, n int) ([]engine.SettingChange, error) {
+	defer s.mu.Unlock()
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	ops := s.ops[key]
+	if n > 0 && len(ops) > n {
+		ops = ops[len(ops)-n:]
+	}
+	return append([]engine.SettingChange{}, ops...), nil
+}
+
+// SetDefaults implements engine.Store.
+func (s *MemStore) SetDefaults(ctx context.Context, defaults map[string]string, at time.Time) ([]engine.SettingChange, error) {
+	defer s.mu.Unlock()
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	var out []engine.SettingChange
+	for _, name := range slices.Sorted(maps.Keys(defaults)) {
+		if name == "" || strings.ContainsRune(name, 0) {
+			return nil, fmt.Errorf("invalid setting name %q", name)
+		}
+		old, found := s.defaults[name]
+		if found && old == defaults[name] {
+			continue
+		}
+		if s.defaults == nil {
+			s.defaults = map[string]string{}
+		}
+		s.defaults[name] = defaults[name]
+		if !found {
+			continue
+		}
+		ch := engine.SettingChange{At: utc(at), Key: engine.ConfigKey, User: engine.ConfigUser, Name: name, Old: old, New: defaults[name]}
+		s.appendOp(&ch)
+		out = append(out, ch)
+	}
+	return out, nil
 }
 
 // RecordUsage implements engine.Store.

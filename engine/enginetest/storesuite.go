@@ -37,6 +37,8 @@ func RunStoreSuite(t *testing.T, open func(t *testing.T) engine.Store) {
 		{"DeleteMessagesFrom", testDeleteMessagesFrom},
 		{"DeleteConversations", testDeleteConversations},
 		{"Settings", testSettings},
+		{"SettingChanges", testSettingChanges},
+		{"SetDefaults", testSetDefaults},
 		{"Usage", testUsage},
 		{"Replies", testReplies},
 		{"MarkSeen", testMarkSeen},
@@ -370,7 +372,7 @@ func testDeleteConversations(t *testing.T, s engine.Store) {
 	b1 := must(s.ActiveConversation(ctx, b))
 	appendN(t, s, b1.ID, 2)
 	for _, k := range []engine.ConversationKey{a, b} {
-		check(t, s.SetSetting(ctx, k, "model", "m-"+string(k)))
+		setSetting(t, s, k, "model", "m-"+string(k))
 		check(t, s.PutReply(ctx, engine.ReplyState{ID: "r-" + string(k), Key: k, Status: engine.ReplyStreaming, UpdatedAt: suiteBase()}))
 	}
 
@@ -389,6 +391,12 @@ func testDeleteConversations(t *testing.T, s engine.Store) {
 	}
 	if got := must(s.Settings(ctx, a)); len(got) != 0 {
 		t.Errorf("settings of a after delete = %v", got)
+	}
+	if got := must(s.SettingChanges(ctx, a, 0)); len(got) != 0 {
+		t.Errorf("settings history of a after delete = %+v", got)
+	}
+	if got := must(s.SettingChanges(ctx, b, 0)); len(got) != 1 {
+		t.Errorf("settings history of b after deleting a = %+v, want its one change", got)
 	}
 	un := must(s.UnfinishedReplies(ctx))
 	if len(un) != 1 || un[0].Key != b {
@@ -419,22 +427,101 @@ func testSettings(t *testing.T, s engine.Store) {
 	if got == nil || len(got) != 0 {
 		t.Errorf("Settings of a new key = %#v, want an empty map", got)
 	}
-	check(t, s.SetSetting(ctx, key, "model", "a/b"))
-	check(t, s.SetSetting(ctx, key, "temperature", "0.7"))
-	check(t, s.SetSetting(ctx, key, "model", "c/d"))
-	check(t, s.SetSetting(ctx, other, "model", "x/y"))
+	setSetting(t, s, key, "model", "a/b")
+	setSetting(t, s, key, "temperature", "0.7")
+	setSetting(t, s, key, "model", "c/d")
+	setSetting(t, s, other, "model", "x/y")
 	got = must(s.Settings(ctx, key))
 	if want := map[string]string{"model": "c/d", "temperature": "0.7"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Settings = %v, want %v", got, want)
 	}
 	got["model"] = "mutated"
-	check(t, s.SetSetting(ctx, key, "temperature", ""))
+	setSetting(t, s, key, "temperature", "")
 	got = must(s.Settings(ctx, key))
 	if want := map[string]string{"model": "c/d"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Settings after reset = %v, want %v", got, want)
 	}
 	if got := must(s.Settings(ctx, other)); got["model"] != "x/y" || len(got) != 1 {
 		t.Errorf("other key's settings = %v", got)
+	}
+}
+
+// setSetting sets one setting by user "u1" and fails the test on error.
+func setSetting(t *testing.T, s engine.Store, key engine.ConversationKey, name, value string) engine.SettingChange {
+	t.Helper()
+	return must(s.SetSetting(t.Context(), engine.SettingChange{Key: key, User: "u1", Name: name, New: value}))
+}
+
+func testSettingChanges(t *testing.T, s engine.Store) {
+	ctx := t.Context()
+	key, other := engine.ConversationKey("telegram:5"), engine.ConversationKey("telegram:6")
+	if got := must(s.SettingChanges(ctx, key, 0)); got == nil || len(got) != 0 {
+		t.Errorf("history of a new key = %#v, want empty", got)
+	}
+	at := suiteBase()
+	first := must(s.SetSetting(ctx, engine.SettingChange{Key: key, User: "u7", Name: "model", New: "a/b", At: at}))
+	if first.ID == "" || first.Old != "" || first.New != "a/b" || first.User != "u7" || !first.At.Equal(at) {
+		t.Errorf("first change = %+v", first)
+	}
+	if same := setSetting(t, s, key, "model", "a/b"); same.ID != "" {
+		t.Errorf("setting the same value stored an operation: %+v", same)
+	}
+	second := setSetting(t, s, key, "model", "c/d")
+	if second.Old != "a/b" || second.ID == first.ID {
+		t.Errorf("second change = %+v, want old a/b and a new id", second)
+	}
+	setSetting(t, s, other, "model", "x/y")
+	reset := setSetting(t, s, key, "model", "")
+	if reset.Old != "c/d" || reset.New != "" {
+		t.Errorf("reset = %+v", reset)
+	}
+	if got := must(s.Settings(ctx, key)); len(got) != 0 {
+		t.Errorf("settings after the reset = %v", got)
+	}
+	got := must(s.SettingChanges(ctx, key, 0))
+	var vals []string
+	for _, ch := range got {
+		if ch.Key != key || ch.Name != "model" {
+			t.Errorf("operation %+v is not key's", ch)
+		}
+		vals = append(vals, ch.Old+">"+ch.New)
+	}
+	if want := []string{">a/b", "a/b>c/d", "c/d>"}; !slices.Equal(vals, want) {
+		t.Errorf("history = %v, want %v (oldest first)", vals, want)
+	}
+	last := must(s.SettingChanges(ctx, key, 2))
+	if len(last) != 2 || last[0].ID != second.ID || last[1].ID != reset.ID {
+		t.Errorf("last 2 = %+v, want the second change and the reset", last)
+	}
+	for i := range 30 {
+		setSetting(t, s, key, "temperature", fmt.Sprint(i%2))
+	}
+	if got := must(s.SettingChanges(ctx, key, 20)); len(got) != 20 || got[19].New != "1" {
+		t.Errorf("last 20 of 33 = %d operations ending %+v", len(got), got[len(got)-1])
+	}
+	if got := must(s.SettingChanges(ctx, other, 0)); len(got) != 1 || got[0].New != "x/y" {
+		t.Errorf("other key's history = %+v", got)
+	}
+}
+
+func testSetDefaults(t *testing.T, s engine.Store) {
+	ctx := t.Context()
+	at := suiteBase()
+	first := map[string]string{"model": "a/b", "temperature": "1"}
+	if got := must(s.SetDefaults(ctx, first, at)); len(got) != 0 {
+		t.Errorf("first start recorded %+v, want nothing", got)
+	}
+	if got := must(s.SetDefaults(ctx, first, at.Add(time.Hour))); len(got) != 0 {
+		t.Errorf("an unchanged config recorded %+v", got)
+	}
+	got := must(s.SetDefaults(ctx, map[string]string{"model": "c/d", "temperature": "1", "streaming": "off"}, at.Add(2*time.Hour)))
+	if len(got) != 1 || got[0].Name != "model" || got[0].Old != "a/b" || got[0].New != "c/d" ||
+		got[0].User != engine.ConfigUser || got[0].Key != engine.ConfigKey || !got[0].At.Equal(at.Add(2*time.Hour)) {
+		t.Errorf("changed default = %+v, want model a/b -> c/d by the config (a new name is not a change)", got)
+	}
+	hist := must(s.SettingChanges(ctx, engine.ConfigKey, 0))
+	if len(hist) != 1 || hist[0].ID != got[0].ID {
+		t.Errorf("config history = %+v", hist)
 	}
 }
 

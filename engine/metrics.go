@@ -17,6 +17,7 @@ type engineMetrics struct {
 	cost       *health.Counter
 	rateLimits *health.Counter
 	edits      *health.Counter
+	errors     *health.Counter
 }
 
 // latencyBuckets are for provider calls and the time to the first token,
@@ -32,6 +33,7 @@ func (e *Engine) newMetrics(reg *health.Registry) *engineMetrics {
 		cost:       reg.NewCounter("chatbridge_cost_usd_total", "Cost reported by the provider, in US dollars."),
 		rateLimits: reg.NewCounter("chatbridge_platform_rate_limits_total", "Platform 429 answers, by bridge.", "bridge"),
 		edits:      reg.NewCounter("chatbridge_edits_total", "Message edits made, by bridge.", "bridge"),
+		errors:     reg.NewCounter("chatbridge_errors_total", "Errors, by kind (a provider error class, or internal), logged or not.", "kind"),
 	}
 	reg.NewGauge("chatbridge_active_streams", "Replies being streamed now.", func() float64 {
 		return float64(e.stats.snapshot().Active)

@@ -328,16 +328,18 @@ func (e *Engine) outcome(ctx context.Context, err error, comp *Completion) (Repl
 	return ReplyFailed, "⚠️ " + text + " Send /retry to try again."
 }
 
-// logError logs err with its details, or only its class when error logging
-// is off (enable_error_logging = false).
+// logError counts err in chatbridge_errors_total and logs it with its
+// details, or only its class and reference when error logging is off
+// (enable_error_logging = false).
 func (e *Engine) logError(msg string, err error, args ...any) {
-	if e.opts.ErrorDetails {
-		e.log.Error(msg, append(args, "err", err)...)
-		return
-	}
 	kind := "internal"
 	if pe, ok := AsProviderError(err); ok {
 		kind = pe.Kind.String()
+	}
+	e.metrics.errors.Inc(kind)
+	if e.opts.ErrorDetails {
+		e.log.Error(msg, append(args, "err", err)...)
+		return
 	}
 	e.log.Error(msg, append(args, "kind", kind)...)
 }

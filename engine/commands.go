@@ -16,6 +16,9 @@ type command struct {
 	ownerOnly         bool // only the platform's owners may use it
 	privateOnly       bool // only in a DM / private chat
 	setting           bool // changes a setting: its replies are only for the user
+	// secretArgs: the arguments are a secret, so the message carrying
+	// them is deleted where the platform allows, even when refused.
+	secretArgs bool
 	run               func(ctx context.Context, c *cmdCtx) error
 }
 
@@ -69,7 +72,7 @@ func newCommandTable() *commandTable {
 		{name: "streaming", usage: "[on|off]", desc: "stream replies by edits, or send them finished", setting: true, run: settingCmd(SettingStreaming)},
 		{name: "title", usage: "[text]", desc: "show or set the conversation's title", run: cmdTitle},
 		{name: "tag", usage: "add|remove|list [tag]", desc: "manage the conversation's tags", run: cmdTag},
-		{name: "apikey", usage: "<key>|reset", desc: "owner only, in private: replace the OpenRouter API key", ownerOnly: true, privateOnly: true, setting: true, run: cmdAPIKey},
+		{name: "apikey", usage: "<key>|reset", desc: "owner only, in private: replace the OpenRouter API key", ownerOnly: true, privateOnly: true, setting: true, secretArgs: true, run: cmdAPIKey},
 	} {
 		t.list = append(t.list, c)
 		t.byName[c.name] = c
@@ -92,11 +95,11 @@ func (t *commandTable) specs() []CommandSpec {
 func (e *Engine) runCommand(ctx context.Context, r Replier, ev *Event, cmd *command) {
 	c := &cmdCtx{e: e, r: r, ev: ev, args: strings.TrimSpace(ev.Text)}
 	if cmd.ownerOnly && !e.isOwner(ev) {
-		c.say(ctx, fmt.Sprintf("/%s is for the bot's owner only.", cmd.name))
+		c.say(ctx, fmt.Sprintf("/%s is for the bot's owner only.", cmd.name)+c.scrub(ctx, cmd))
 		return
 	}
 	if cmd.privateOnly && !ev.Private {
-		c.say(ctx, fmt.Sprintf("/%s works only in a private chat with the bot.", cmd.name))
+		c.say(ctx, fmt.Sprintf("/%s works only in a private chat with the bot.", cmd.name)+c.scrub(ctx, cmd))
 		return
 	}
 	if err := cmd.run(ctx, c); err != nil {
@@ -104,6 +107,15 @@ func (e *Engine) runCommand(ctx context.Context, r Replier, ev *Event, cmd *comm
 		e.logError("command failed", err, "command", cmd.name, "ref", ref)
 		c.say(ctx, text)
 	}
+}
+
+// scrub deletes a refused command's message when its arguments are a
+// secret, and says what happened to it.
+func (c *cmdCtx) scrub(ctx context.Context, cmd *command) string {
+	if !cmd.secretArgs || c.args == "" || strings.EqualFold(c.args, "reset") {
+		return ""
+	}
+	return " " + c.deleteKeyMessage(ctx)
 }
 
 func (e *Engine) isOwner(ev *Event) bool {
@@ -220,6 +232,9 @@ func cmdSettings(ctx context.Context, c *cmdCtx) error {
 			v = truncateLine(v, 80)
 		}
 		fmt.Fprintf(&b, "%s: %s (%s)\n", name, v, source(stored, name))
+	}
+	if _, ok := c.e.prov.(KeyChanger); ok {
+		fmt.Fprintf(&b, "%s: %s\n", SettingAPIKey, c.e.apiKey.source())
 	}
 	c.say(ctx, b.String())
 	return nil
@@ -367,12 +382,6 @@ func cmdTag(ctx context.Context, c *cmdCtx) error {
 	} else {
 		c.say(ctx, "Tags: "+strings.Join(conv.Tags, ", "))
 	}
-	return nil
-}
-
-func cmdAPIKey(ctx context.Context, c *cmdCtx) error {
-	c.sayPrivately(ctx, "Replacing the API key from chat is not available in this version yet. "+
-		"Set OPENROUTER_API_KEY (or openrouter.api_key_file) on the host and restart the bot.")
 	return nil
 }
 

@@ -71,6 +71,10 @@ type Event struct {
 	Text     string // the message text, or the command's arguments
 	Command  string // the command name without slash ("model"); empty for a plain turn
 	Time     time.Time
+	// Message is the platform id of the chat message that carried the
+	// event; empty when nothing was posted (a slash command, a button,
+	// the console). /apikey deletes it where the platform allows.
+	Message MessageID
 
 	// queued is set when the event's work went to a worker, which notes
 	// its end (Engine.handled) itself.

@@ -112,6 +112,7 @@ type Engine struct {
 	wg      sync.WaitGroup
 
 	confirm confirmations
+	apiKey  apiKeyState
 }
 
 // New builds an engine. It does no I/O.

@@ -164,6 +164,12 @@ type Store interface {
 	// returned. The first call only records the values.
 	SetDefaults(ctx context.Context, defaults map[string]string, at time.Time) ([]SettingChange, error)
 
+	// SetSecret stores value under name encrypted at rest (an empty value
+	// deletes it). It is never part of an export.
+	SetSecret(ctx context.Context, name, value string) error
+	// Secret returns the secret stored under name, or ErrNotFound.
+	Secret(ctx context.Context, name string) (string, error)
+
 	// RecordUsage adds u to the totals of the UTC day of at, overall and for
 	// user.
 	RecordUsage(ctx context.Context, at time.Time, user UserID, u Usage) error

@@ -323,6 +323,9 @@ func (e *Engine) outcome(ctx context.Context, err error, comp *Completion) (Repl
 	case errors.Is(err, errShutdown):
 		return ReplyInterrupted, "_⚠️ Interrupted: the bot was shutting down. Send /retry to try again._"
 	}
+	if pe, ok := AsProviderError(err); ok && pe.Kind == ErrKeyRejected {
+		e.keyRejected(ctx)
+	}
 	text, ref := SafeMessage(err)
 	e.logError("reply failed", err, "ref", ref)
 	return ReplyFailed, "⚠️ " + text + " Send /retry to try again."

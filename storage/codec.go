@@ -22,6 +22,7 @@ const (
 	pSetting    = "s/"
 	pSettingOp  = "o/"
 	pDefault    = "p/"
+	pSecret     = "x/"
 	pUsage      = "d/"
 	pReply      = "r/"
 	pUnfinished = "q/"

@@ -21,6 +21,9 @@
 //	                                    engine.ConfigKey holds changes of the
 //	                                    config's defaults
 //	p/<name>                            the config's default of the last start
+//	x/<name>                            a secret (the API key set by /apikey):
+//	                                    plain in an encrypted database, else
+//	                                    sealed with age to SecretKeyFile
 //	d/<YYYY-MM-DD>\x00<userID>          usage of a UTC day; the empty user is
 //	                                    the overall total
 //	r/<convKey>\x00<replyID>            a reply's state

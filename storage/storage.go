@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"filippo.io/age"
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
 
@@ -69,6 +70,11 @@ type Store struct {
 	log           *slog.Logger
 	now           func() time.Time
 	retentionDays int
+	dir           string
+	encrypted     bool // Badger encrypts every value at rest
+
+	secretMu sync.Mutex
+	secretID *age.X25519Identity // loaded on first use when not encrypted
 
 	idMu   sync.Mutex
 	lastID int64 // last conversation id time, in ms
@@ -143,6 +149,8 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		log:           log,
 		now:           now,
 		retentionDays: o.RetentionDays,
+		dir:           o.Dir,
+		encrypted:     len(o.EncryptionKey) > 0,
 		corrupt:       make(map[string]struct{}),
 	}, nil
 }

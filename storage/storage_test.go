@@ -522,3 +522,65 @@ func TestSweep_SettingsHistoryFollowsRetention(t *testing.T) {
 		t.Errorf("the setting itself was swept: %v", set)
 	}
 }
+
+// TestSecrets_SealedAtRest: without database encryption a secret is sealed
+// with age to an identity file (0600) in the data directory, so neither
+// the database files nor a backup hold it in plain text; a restore
+// elsewhere cannot read it and says why. With database encryption no
+// identity file is needed.
+func TestSecrets_SealedAtRest(t *testing.T) {
+	defer guard(t)
+	ctx := t.Context()
+	const key = "sk-or-v1-secret-api-key-0123456789"
+	dir := t.TempDir()
+	s := openStore(t, testOptions(t, dir))
+	if err := s.SetSecret(ctx, "api_key", key); err != nil {
+		t.Fatal(err)
+	}
+	if got := must(s.Secret(ctx, "api_key")); got != key {
+		t.Errorf("Secret = %q", got)
+	}
+	fi, err := os.Stat(filepath.Join(dir, SecretKeyFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("identity file: %v, mode %v; want 0600", err, fi)
+	}
+	var backup bytes.Buffer
+	if err := s.Backup(ctx, &backup); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(backup.Bytes(), []byte(key)) {
+		t.Error("the backup holds the secret in plain text")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	for _, f := range files {
+		if data, _ := os.ReadFile(f); bytes.Contains(data, []byte(key)) {
+			t.Errorf("%s holds the secret in plain text", filepath.Base(f))
+		}
+	}
+
+	other := openStore(t, testOptions(t, t.TempDir()))
+	if err := other.Restore(ctx, &backup); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Secret(ctx, "api_key"); err == nil || errors.Is(err, engine.ErrNotFound) ||
+		!strings.Contains(err.Error(), SecretKeyFile) {
+		t.Errorf("Secret after a restore elsewhere = %v, want an error naming %s", err, SecretKeyFile)
+	}
+
+	edir := t.TempDir()
+	o := testOptions(t, edir)
+	o.EncryptionKey = bytes.Repeat([]byte{3}, 32)
+	enc := openStore(t, o)
+	if err := enc.SetSecret(ctx, "api_key", key); err != nil {
+		t.Fatal(err)
+	}
+	if got := must(enc.Secret(ctx, "api_key")); got != key {
+		t.Errorf("encrypted store: Secret = %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(edir, SecretKeyFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("an encrypted database made an identity file: %v", err)
+	}
+}

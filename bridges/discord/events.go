@@ -53,6 +53,7 @@ func eventFromMessage(m *discordgo.Message, me identity, botThread bool, isComma
 		Private:  private,
 		Time:     m.Timestamp.UTC(),
 		Text:     text,
+		Message:  engine.MessageID(m.ID),
 	}
 	if ev.Time.IsZero() {
 		ev.Time = time.Now().UTC()

@@ -49,6 +49,7 @@ func fromInner(inner any, eventID, envelopeID string, eventTime time.Time, me se
 		ev.Text = e.Text
 		ev.Chat, ev.User, ev.Private = engine.ChatID(e.Channel), engine.UserID(e.User), true
 		ev.Thread = engine.ThreadID(e.ThreadTimeStamp)
+		ev.Message = engine.MessageID(e.TimeStamp)
 		t = target{channel: e.Channel, thread: e.ThreadTimeStamp, statusTS: first(e.ThreadTimeStamp, e.TimeStamp), user: e.User, private: true}
 		clientMsgID = e.ClientMsgID
 	case *slackevents.AppMentionEvent:

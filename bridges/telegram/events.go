@@ -35,6 +35,7 @@ func eventFromMessage(updateID int, m *tele.Message, me botIdentity) (*engine.Ev
 		UserName: m.Sender.Username,
 		Private:  private,
 		Time:     time.Unix(m.Unixtime, 0).UTC(),
+		Message:  engine.MessageID(strconv.Itoa(m.ID)),
 	}
 	text := m.Text
 	if cmd, args, target, ok := parseCommand(text); ok {

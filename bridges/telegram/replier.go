@@ -132,6 +132,16 @@ func (r *replier) Edit(ctx context.Context, id engine.MessageID, m engine.Outgoi
 	return nil
 }
 
+// DeleteMessage deletes a message in the chat (a user's, in a private
+// chat: /apikey removes the message with the key).
+func (r *replier) DeleteMessage(ctx context.Context, id engine.MessageID) error {
+	msg := tele.StoredMessage{MessageID: string(id), ChatID: r.chat.ID}
+	if err := call(ctx, func() error { return r.bot.Delete(msg) }); err != nil {
+		return fmt.Errorf("telegram: deleteMessage: %w", mapError(err))
+	}
+	return nil
+}
+
 // Typing shows "typing…" for up to five seconds.
 func (r *replier) Typing(ctx context.Context) error {
 	err := call(ctx, func() error { return r.bot.Notify(r.chat, tele.Typing, r.thread) })

@@ -276,6 +276,9 @@ func serve(ctx context.Context, cfg *config.Config, eng *engine.Engine, st sweep
 	if err := eng.RecordDefaults(ctx); err != nil {
 		log.Warn("recording the config's defaults in the settings history", "err", err)
 	}
+	if err := eng.LoadAPIKey(ctx); err != nil {
+		log.Warn("loading the API key", "err", err)
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if cfg.Storage.RetentionDays > 0 {

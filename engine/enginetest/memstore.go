@@ -46,6 +46,7 @@ type MemStore struct {
 	ops      map[engine.ConversationKey][]engine.SettingChange
 	nextOp   map[engine.ConversationKey]int
 	defaults map[string]string
+	secrets  map[string]string
 	usage    map[usageKey]engine.UsageDay
 	replies  map[string]engine.ReplyState
 	seen     map[seenKey]time.Time // expiry
@@ -456,6 +457,39 @@ func (s *MemStore) SetDefaults(ctx context.Context, defaults map[string]string, 
 		out = append(out, ch)
 	}
 	return out, nil
+}
+
+// SetSecret implements engine.Store.
+func (s *MemStore) SetSecret(ctx context.Context, name, value string) error {
+	defer s.mu.Unlock()
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	if name == "" || strings.ContainsRune(name, 0) {
+		return fmt.Errorf("invalid secret name %q", name)
+	}
+	if value == "" {
+		delete(s.secrets, name)
+		return nil
+	}
+	if s.secrets == nil {
+		s.secrets = map[string]string{}
+	}
+	s.secrets[name] = value
+	return nil
+}
+
+// Secret implements engine.Store.
+func (s *MemStore) Secret(ctx context.Context, name string) (string, error) {
+	defer s.mu.Unlock()
+	if err := s.lock(ctx); err != nil {
+		return "", err
+	}
+	v, ok := s.secrets[name]
+	if !ok {
+		return "", fmt.Errorf("secret %q: %w", name, engine.ErrNotFound)
+	}
+	return v, nil
 }
 
 // RecordUsage implements engine.Store.

@@ -39,6 +39,7 @@ func RunStoreSuite(t *testing.T, open func(t *testing.T) engine.Store) {
 		{"Settings", testSettings},
 		{"SettingChanges", testSettingChanges},
 		{"SetDefaults", testSetDefaults},
+		{"Secrets", testSecrets},
 		{"Usage", testUsage},
 		{"Replies", testReplies},
 		{"MarkSeen", testMarkSeen},
@@ -522,6 +523,29 @@ func testSetDefaults(t *testing.T, s engine.Store) {
 	hist := must(s.SettingChanges(ctx, engine.ConfigKey, 0))
 	if len(hist) != 1 || hist[0].ID != got[0].ID {
 		t.Errorf("config history = %+v", hist)
+	}
+}
+
+func testSecrets(t *testing.T, s engine.Store) {
+	ctx := t.Context()
+	if _, err := s.Secret(ctx, "api_key"); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("Secret before any = %v, want ErrNotFound", err)
+	}
+	check(t, s.SetSecret(ctx, "api_key", "sk-or-v1-first"))
+	check(t, s.SetSecret(ctx, "api_key", "sk-or-v1-second"))
+	check(t, s.SetSecret(ctx, "other", "x"))
+	if got := must(s.Secret(ctx, "api_key")); got != "sk-or-v1-second" {
+		t.Errorf("Secret = %q, want the last one set", got)
+	}
+	check(t, s.SetSecret(ctx, "api_key", ""))
+	if _, err := s.Secret(ctx, "api_key"); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("Secret after deleting = %v, want ErrNotFound", err)
+	}
+	if got := must(s.Secret(ctx, "other")); got != "x" {
+		t.Errorf("another secret = %q", got)
+	}
+	if err := s.SetSecret(ctx, "", "x"); err == nil {
+		t.Error("SetSecret with no name succeeded")
 	}
 }
 

@@ -79,7 +79,9 @@ type Client struct {
 	ttl     time.Duration
 	log     *slog.Logger
 	key     atomic.Pointer[string]
-	cat     catalog
+	// configured is the key the client was created with, for UseAPIKey("").
+	configured string
+	cat        catalog
 }
 
 var _ engine.Provider = (*Client)(nil)
@@ -116,6 +118,7 @@ func New(opts Options) *Client {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
+	c.configured = opts.APIKey
 	c.SetAPIKey(opts.APIKey)
 	return c
 }
@@ -140,6 +143,24 @@ func (c *Client) SetAPIKey(key string) {
 	c.key.Store(&key)
 }
 
+// UseAPIKey switches later requests to key, or back to the key the client
+// was created with when key is empty. Safe for concurrent use; it does not
+// block.
+func (c *Client) UseAPIKey(key string) {
+	if key == "" {
+		key = c.configured
+	}
+	c.SetAPIKey(key)
+}
+
+// CheckAPIKey asks OpenRouter whether it accepts key (GET {base}/key with
+// it) without switching to it. A rejected key is an *engine.ProviderError
+// of kind ErrKeyRejected. It may block and is safe for concurrent use.
+func (c *Client) CheckAPIKey(ctx context.Context, key string) error {
+	var body struct{}
+	return c.getJSONWith(ctx, "/key", &body, key)
+}
+
 func (c *Client) apiKey() string { return *c.key.Load() }
 
 // CloseIdleConnections closes the idle keep-alive connections of the
@@ -149,6 +170,11 @@ func (c *Client) CloseIdleConnections() { c.httpc.CloseIdleConnections() }
 // newRequest builds a request to {base}{path} with the authentication and
 // attribution headers. It returns the key it used, for redaction.
 func (c *Client) newRequest(ctx context.Context, method, path string, body []byte, accept string) (*http.Request, string, error) {
+	return c.newRequestWith(ctx, method, path, body, accept, c.apiKey())
+}
+
+// newRequestWith is newRequest with an explicit key.
+func (c *Client) newRequestWith(ctx context.Context, method, path string, body []byte, accept, key string) (*http.Request, string, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -157,7 +183,6 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body []byt
 	if err != nil {
 		return nil, "", fmt.Errorf("openrouter: build request: %w", err)
 	}
-	key := c.apiKey()
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
@@ -204,7 +229,12 @@ func (c *Client) statusError(resp *http.Response, key string) *engine.ProviderEr
 
 // getJSON fetches {base}{path} and decodes the JSON body into v.
 func (c *Client) getJSON(ctx context.Context, path string, v any) error {
-	req, key, err := c.newRequest(ctx, http.MethodGet, path, nil, "application/json")
+	return c.getJSONWith(ctx, path, v, c.apiKey())
+}
+
+// getJSONWith is getJSON with an explicit key.
+func (c *Client) getJSONWith(ctx context.Context, path string, v any, key string) error {
+	req, key, err := c.newRequestWith(ctx, http.MethodGet, path, nil, "application/json", key)
 	if err != nil {
 		return err
 	}

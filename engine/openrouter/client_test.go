@@ -604,6 +604,42 @@ func TestClient_SetAPIKey(t *testing.T) {
 	wg.Wait()
 }
 
+// TestClient_CheckAndUseAPIKey: a candidate key is checked without being
+// used; UseAPIKey switches to it at once and UseAPIKey("") goes back to
+// the configured key.
+func TestClient_CheckAndUseAPIKey(t *testing.T) {
+	srv, c := newPair(t, openrouter.Options{APIKey: "sk-or-v1-configured"})
+	good := srv.APIKey()
+	if err := c.CheckAPIKey(context.Background(), "sk-or-v1-wrong"); !isKind(err, engine.ErrKeyRejected) {
+		t.Errorf("CheckAPIKey(wrong) = %v, want ErrKeyRejected", err)
+	}
+	if err := c.CheckAPIKey(context.Background(), good); err != nil {
+		t.Errorf("CheckAPIKey(good) = %v", err)
+	}
+	reqs := srv.Requests()
+	if got := reqs[len(reqs)-1].Header.Get("Authorization"); got != "Bearer "+good {
+		t.Errorf("the check sent %q, want the candidate key", got)
+	}
+	if _, err := c.Stream(context.Background(), request("m/x", "hi"), nil); !isKind(err, engine.ErrKeyRejected) {
+		t.Errorf("a check switched the key: stream err = %v", err)
+	}
+	c.UseAPIKey(good)
+	if _, err := c.Stream(context.Background(), request("m/x", "hi"), nil); err != nil {
+		t.Errorf("after UseAPIKey: %v", err)
+	}
+	c.UseAPIKey("")
+	c.Stream(context.Background(), request("m/x", "hi"), nil)
+	reqs = srv.Requests()
+	if got := reqs[len(reqs)-1].Header.Get("Authorization"); got != "Bearer sk-or-v1-configured" {
+		t.Errorf("after UseAPIKey(\"\") the request sent %q, want the configured key", got)
+	}
+}
+
+func isKind(err error, k engine.ErrorKind) bool {
+	pe, ok := engine.AsProviderError(err)
+	return ok && pe.Kind == k
+}
+
 func TestClient_BaseURLTrailingSlash(t *testing.T) {
 	srv := openroutertest.New(t, openroutertest.Options{})
 	c := openrouter.New(openrouter.Options{BaseURL: srv.URL() + "/", APIKey: srv.APIKey()})

@@ -19,7 +19,7 @@ type command struct {
 	// secretArgs: the arguments are a secret, so the message carrying
 	// them is deleted where the platform allows, even when refused.
 	secretArgs bool
-	run               func(ctx context.Context, c *cmdCtx) error
+	run        func(ctx context.Context, c *cmdCtx) error
 }
 
 // cmdCtx is what a command runs with.

@@ -392,13 +392,19 @@ func capitalize(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// truncateLine shortens s to one line of at most n runes.
+// truncateLine shortens s to one line of at most n runes, cutting at a
+// word boundary when one is in the second half.
 func truncateLine(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
+	r := []rune(s)
+	if len(r) <= n {
+		return s
 	}
-	return s
+	cut := string(r[:n-1])
+	if i := strings.LastIndexByte(cut, ' '); i > len(cut)/2 {
+		cut = strings.TrimRight(cut[:i], ",;:-")
+	}
+	return cut + "…"
 }
 
 func quote(s string) string {

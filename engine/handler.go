@@ -51,6 +51,9 @@ type Options struct {
 	Access      map[Platform]Access
 	// ErrorDetails logs errors with their details (enable_error_logging).
 	ErrorDetails bool
+	// AutoTitle names a conversation by one short model call after its
+	// first exchange (auto_title); off: by its first message.
+	AutoTitle bool
 	// QueueLength is how many events may wait per conversation; default 32.
 	QueueLength int
 	// BreakerThreshold is how many provider failures in a row open the

@@ -145,20 +145,7 @@ func (e *Engine) runTurn(ctx context.Context, r Replier, ev *Event, text string,
 	state.Status, state.Text, state.UpdatedAt = status, "", time.Now().UTC()
 	e.putReply(dctx, state)
 	if conv.Title == "" && !retry {
-		e.titleFrom(dctx, conv.ID, text)
-	}
-}
-
-// titleFrom gives a conversation without a title one taken from its first
-// user message.
-func (e *Engine) titleFrom(ctx context.Context, id ConversationID, text string) {
-	conv, err := e.store.Conversation(ctx, id)
-	if err != nil || conv.Title != "" {
-		return
-	}
-	conv.Title = truncateLine(text, 60)
-	if err := e.store.UpdateConversation(ctx, conv); err != nil {
-		e.log.Warn("set title", "err", err)
+		e.titleAfter(ctx, ev, conv.ID, set.Model, text, shown)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	iofs "io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"text/tabwriter"
 
 	"filippo.io/age"
 	"filippo.io/age/armor"
@@ -112,6 +114,7 @@ func (c *cli) export(ctx context.Context, args []string) error {
 	path := fs.String("config", defaultConfig, "config file")
 	conv := fs.String("conversation", "", "a conversation id or key (platform:chat[:thread]); default: all")
 	format := fs.String("format", "json", "json or md")
+	list := fs.Bool("list", false, "list the conversations (id, chat, last update, messages, cost, title, tags) instead")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -133,6 +136,10 @@ func (c *cli) export(ctx context.Context, args []string) error {
 		return err
 	}
 	w := bufio.NewWriter(c.stdout)
+	if *list {
+		listConversations(w, convs)
+		return w.Flush()
+	}
 	var all []engine.ConversationExport
 	for i, cv := range convs {
 		x, err := engine.LoadExport(ctx, st, cv)
@@ -165,6 +172,20 @@ func (c *cli) export(ctx context.Context, args []string) error {
 
 // selectConversations finds the conversations named by sel: one id, every
 // conversation of a key, or all when sel is empty.
+// listConversations writes one line per conversation, newest last.
+func listConversations(w io.Writer, convs []engine.Conversation) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tCHAT\tUPDATED (UTC)\tMESSAGES\tCOST\tTITLE\tTAGS")
+	for _, cv := range convs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t$%.4f\t%s\t%s\n", cv.ID, cv.Key, cv.UpdatedAt.UTC().Format("2006-01-02 15:04"),
+			cv.MessageCount, cv.Cost, oneLine(cv.Title), strings.Join(cv.Tags, ","))
+	}
+	_ = tw.Flush()
+}
+
+// oneLine keeps a title on its line of the listing.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
 func selectConversations(ctx context.Context, st engine.Store, sel string) ([]engine.Conversation, error) {
 	if sel == "" {
 		return st.Conversations(ctx, "")

@@ -217,7 +217,7 @@ func TestExport_JSONInTheContractFormat(t *testing.T) {
 	dir := t.TempDir()
 	cfg := writeConfig(t, dir, fake.URL(), "")
 	env := []string{"OPENROUTER_API_KEY=" + fake.APIKey()}
-	if res := runBinary(t, dir, "remember this\n", env, "console", "-config", cfg); res.code != 0 {
+	if res := runBinary(t, dir, "remember this\n/tag add trip\n", env, "console", "-config", cfg); res.code != 0 {
 		t.Fatalf("console: exit %d\n%s", res.code, res.stderr)
 	}
 	res := runBinary(t, dir, "", nil, "export", "-config", cfg)
@@ -225,10 +225,17 @@ func TestExport_JSONInTheContractFormat(t *testing.T) {
 		t.Fatalf("export: exit %d\n%s", res.code, res.stderr)
 	}
 	for _, want := range []string{`"conversation_id"`, `"metadata"`, `"message_count": 2`, `"role": "user"`,
-		`"content": "remember this"`, `"finish_reason": "stop"`, `"usage"`} {
+		`"content": "remember this"`, `"finish_reason": "stop"`, `"usage"`, `"title": "remember this"`,
+		"\"tags\": [\n        \"trip\"\n      ]"} {
 		if !strings.Contains(res.stdout, want) {
 			t.Errorf("export lacks %s:\n%s", want, res.stdout)
 		}
+	}
+	list := runBinary(t, dir, "", nil, "export", "-config", cfg, "-list")
+	if lines := strings.Split(strings.TrimSpace(list.stdout), "\n"); list.code != 0 || len(lines) != 2 ||
+		!strings.Contains(lines[0], "TITLE") || !strings.Contains(lines[1], "remember this") || !strings.Contains(lines[1], "console:") ||
+		!strings.HasSuffix(lines[1], "trip") {
+		t.Errorf("export -list: exit %d\n%s", list.code, list.stdout)
 	}
 	md := runBinary(t, dir, "", nil, "export", "-config", cfg, "-format", "md")
 	if md.code != 0 || !strings.Contains(md.stdout, "remember this") {

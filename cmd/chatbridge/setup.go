@@ -155,6 +155,7 @@ func newEngine(cfg *config.Config, prov engine.Provider, st engine.Store, tracke
 		},
 		Access:        access,
 		ErrorDetails:  cfg.Bot.EnableErrorLogging,
+		AutoTitle:     cfg.Bot.AutoTitle,
 		CheckInterval: cfg.Health.CheckInterval.Duration,
 		Thresholds: engine.Thresholds{
 			MemoryMB:     cfg.Health.MemoryMBWarn,

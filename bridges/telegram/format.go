@@ -46,7 +46,7 @@ import (
 // Output can be empty or all whitespace (for "```" or "# "), which
 // Telegram refuses as an empty message; callers decide what to send then.
 // RenderHTML is pure and safe for concurrent use. It takes time roughly
-// linear in len(markdown) for text as models write it, about 140 µs for a
+// linear in len(markdown) for text as models write it, about 120 µs for a
 // 4 KB reply; deeply nested quotes or lists cost goldmark more.
 func RenderHTML(markdown string) (html string) {
 	src := htmlNormalize(markdown)
@@ -58,7 +58,7 @@ func RenderHTML(markdown string) (html string) {
 		}
 	}()
 	source := []byte(src)
-	doc := htmlNewParser().Parse(text.NewReader(source))
+	doc := htmlParser.Parse(text.NewReader(source))
 	r := htmlRenderer{src: source, buf: make([]byte, 0, len(source)+len(source)/4+16)}
 	r.blocks(doc, 2)
 	return string(r.buf)
@@ -76,9 +76,14 @@ func PlainText(markdown string) string {
 	return strings.ToValidUTF8(markdown, "\uFFFD")
 }
 
-// htmlNewParser returns a goldmark parser with the GFM extensions. A parser
-// is cheap to build (a few µs) next to parsing a reply, and a fresh one per
-// call keeps RenderHTML free of shared state.
+// htmlParser is the goldmark parser every RenderHTML call shares. A
+// goldmark parser keeps no state between Parse calls (each call has its
+// own parse context; goldmark.Convert shares one the same way), and
+// building one and setting up its parser tables on its first Parse took
+// about a fifth of each render (BENCHMARKS.md, issue 9).
+var htmlParser = htmlNewParser()
+
+// htmlNewParser returns a goldmark parser with the GFM extensions.
 func htmlNewParser() parser.Parser {
 	return parser.NewParser(
 		parser.WithBlockParsers(parser.DefaultBlockParsers()...),

@@ -153,6 +153,11 @@ func (h *Histogram) write(w io.Writer) {
 	fmt.Fprintf(w, "%s_bucket{le=\"+Inf\"} %d\n%s_sum %s\n%s_count %d\n", h.n, h.count, h.n, num(h.sum), h.n, h.count)
 }
 
+// labelEscaper escapes a label value for the text format. Built once:
+// labelText runs for every counter increment (an edit of a streamed reply
+// counts one), and a Replacer builds its tables on first use.
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
 func labelText(names, values []string) string {
 	if len(names) == 0 {
 		return ""
@@ -163,7 +168,7 @@ func labelText(names, values []string) string {
 		if i < len(values) {
 			v = values[i]
 		}
-		v = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(v)
+		v = labelEscaper.Replace(v)
 		parts[i] = n + `="` + v + `"`
 	}
 	return "{" + strings.Join(parts, ",") + "}"

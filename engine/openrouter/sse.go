@@ -259,9 +259,12 @@ func (s *streamState) event(typ string, data []byte) error {
 		return nil
 	}
 	var ch streamChunk
-	if err := json.Unmarshal(data, &ch); err != nil && !isTypeError(err) {
-		return &engine.ProviderError{Kind: engine.ErrMidStream,
-			Message: "malformed chunk: " + snippet(data), Err: err}
+	if !decodeChunkFast(data, &ch) {
+		ch = streamChunk{}
+		if err := json.Unmarshal(data, &ch); err != nil && !isTypeError(err) {
+			return &engine.ProviderError{Kind: engine.ErrMidStream,
+				Message: "malformed chunk: " + snippet(data), Err: err}
+		}
 	}
 	if err := s.chunk(&ch); err != nil {
 		return err

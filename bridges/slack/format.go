@@ -28,11 +28,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/yuin/goldmark/ast"
-	"github.com/yuin/goldmark/extension"
 	east "github.com/yuin/goldmark/extension/ast"
-	"github.com/yuin/goldmark/parser"
 	gtext "github.com/yuin/goldmark/text"
-	"github.com/yuin/goldmark/util"
+
+	"github.com/chatbridge/chatbridge/bridges/internal/gfm"
 )
 
 // Render renders markdown (CommonMark with GFM strikethrough, tables,
@@ -78,7 +77,7 @@ func Render(markdown string) (mrkdwn string) {
 		}
 	}()
 	source := []byte(src)
-	doc := mrkdwnNewParser().Parse(gtext.NewReader(source))
+	doc := gfm.Parse(source)
 	r := mrkdwnRenderer{src: source, buf: make([]byte, 0, len(source)+len(source)/4+16)}
 	r.blocks(doc, 2)
 	return string(mrkdwnFinish(r.buf))
@@ -120,24 +119,6 @@ func PlainText(markdown string) string {
 // sent can only overestimate what it shows.
 func VisibleLen(mrkdwn string) int {
 	return utf8.RuneCountInString(mrkdwn)
-}
-
-// mrkdwnNewParser returns a goldmark parser with the GFM extensions. A
-// fresh one per call keeps Render free of shared state; building one
-// costs a few µs next to parsing a reply.
-func mrkdwnNewParser() parser.Parser {
-	return parser.NewParser(
-		parser.WithBlockParsers(parser.DefaultBlockParsers()...),
-		parser.WithInlineParsers(append(parser.DefaultInlineParsers(),
-			util.Prioritized(extension.NewLinkifyParser(), 999),
-			util.Prioritized(extension.NewStrikethroughParser(), 500),
-			util.Prioritized(extension.NewTaskCheckBoxParser(), 0),
-		)...),
-		parser.WithParagraphTransformers(append(parser.DefaultParagraphTransformers(),
-			util.Prioritized(extension.NewTableParagraphTransformer(), 200),
-		)...),
-		parser.WithASTTransformers(util.Prioritized(extension.NewTableASTTransformer(), 0)),
-	)
 }
 
 // mrkdwnNormalize makes the source valid UTF-8 with '\n' line ends and no

@@ -33,6 +33,8 @@ import (
 
 	"github.com/yuin/goldmark/ast"
 	gtext "github.com/yuin/goldmark/text"
+
+	"github.com/chatbridge/chatbridge/bridges/internal/gfm"
 )
 
 // renderLinkPattern matches a link or a literal token as Render writes
@@ -118,7 +120,7 @@ func mrkdwnCheck(s string) error {
 func renderCheckPairs(md string) error {
 	src := []byte(mrkdwnNormalize(md))
 	r := mrkdwnRenderer{src: src}
-	r.blocks(mrkdwnNewParser().Parse(gtext.NewReader(src)), 2)
+	r.blocks(gfm.NewParser().Parse(gtext.NewReader(src)), 2)
 	b := mrkdwnMarkers(r.buf)
 	for len(b) > 0 {
 		end := strings.IndexByte(string(b), '\n') + 1
@@ -228,7 +230,7 @@ func renderVisible(mrkdwn string) string {
 // targets or fence info strings.
 func renderTreeContent(md string) []rune {
 	src := []byte(mrkdwnNormalize(md))
-	doc := mrkdwnNewParser().Parse(gtext.NewReader(src))
+	doc := gfm.NewParser().Parse(gtext.NewReader(src))
 	var out []rune
 	lines := func(n ast.Node) {
 		for i := range n.Lines().Len() {

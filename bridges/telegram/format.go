@@ -24,11 +24,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/yuin/goldmark/ast"
-	"github.com/yuin/goldmark/extension"
 	east "github.com/yuin/goldmark/extension/ast"
-	"github.com/yuin/goldmark/parser"
 	"github.com/yuin/goldmark/text"
-	"github.com/yuin/goldmark/util"
+
+	"github.com/chatbridge/chatbridge/bridges/internal/gfm"
 )
 
 // RenderHTML renders markdown (CommonMark with GFM strikethrough, tables,
@@ -58,7 +57,7 @@ func RenderHTML(markdown string) (html string) {
 		}
 	}()
 	source := []byte(src)
-	doc := htmlParser.Parse(text.NewReader(source))
+	doc := gfm.Parse(source)
 	r := htmlRenderer{src: source, buf: make([]byte, 0, len(source)+len(source)/4+16)}
 	r.blocks(doc, 2)
 	return string(r.buf)
@@ -74,29 +73,6 @@ func PlainText(markdown string) string {
 		return markdown
 	}
 	return strings.ToValidUTF8(markdown, "\uFFFD")
-}
-
-// htmlParser is the goldmark parser every RenderHTML call shares. A
-// goldmark parser keeps no state between Parse calls (each call has its
-// own parse context; goldmark.Convert shares one the same way), and
-// building one and setting up its parser tables on its first Parse took
-// about a fifth of each render (BENCHMARKS.md, issue 9).
-var htmlParser = htmlNewParser()
-
-// htmlNewParser returns a goldmark parser with the GFM extensions.
-func htmlNewParser() parser.Parser {
-	return parser.NewParser(
-		parser.WithBlockParsers(parser.DefaultBlockParsers()...),
-		parser.WithInlineParsers(append(parser.DefaultInlineParsers(),
-			util.Prioritized(extension.NewLinkifyParser(), 999),
-			util.Prioritized(extension.NewStrikethroughParser(), 500),
-			util.Prioritized(extension.NewTaskCheckBoxParser(), 0),
-		)...),
-		parser.WithParagraphTransformers(append(parser.DefaultParagraphTransformers(),
-			util.Prioritized(extension.NewTableParagraphTransformer(), 200),
-		)...),
-		parser.WithASTTransformers(util.Prioritized(extension.NewTableASTTransformer(), 0)),
-	)
 }
 
 // htmlNormalize makes the source valid UTF-8 with '\n' line ends and no NUL

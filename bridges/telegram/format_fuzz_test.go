@@ -38,6 +38,8 @@ import (
 
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/text"
+
+	"github.com/chatbridge/chatbridge/bridges/internal/gfm"
 )
 
 // renderIsContent reports whether r is a content rune (see above).
@@ -84,7 +86,7 @@ func renderAppendContent(dst []rune, s string) []rune {
 // it.
 func (c *renderChecker) treeContent(md string) []rune {
 	src := []byte(htmlNormalize(md))
-	doc := htmlNewParser().Parse(text.NewReader(src))
+	doc := gfm.NewParser().Parse(text.NewReader(src))
 	var out []rune
 	lines := func(n ast.Node) {
 		for i := range n.Lines().Len() {

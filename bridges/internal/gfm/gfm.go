@@ -1,0 +1,43 @@
+// Package gfm parses GitHub-flavoured Markdown (CommonMark with tables,
+// strikethrough, task lists and bare links) for the bridges' renderers,
+// which walk the tree into their platform's dialect.
+package gfm
+
+import (
+	"sync"
+
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/parser"
+	"github.com/yuin/goldmark/text"
+	"github.com/yuin/goldmark/util"
+)
+
+// shared is the one parser every Parse uses. A goldmark parser keeps no
+// state between Parse calls (each call has its own parse context, and its
+// tables are set up once under a sync.Once), and building one per render
+// cost about a fifth of each render (BENCHMARKS.md, issue 9).
+var shared = sync.OnceValue(NewParser)
+
+// Parse parses source into a goldmark tree. Safe for concurrent use; the
+// tree's segments point into source, which the caller must keep.
+func Parse(source []byte) ast.Node {
+	return shared().Parse(text.NewReader(source))
+}
+
+// NewParser returns a fresh goldmark parser with the GFM extensions, for
+// tests that compare against a parser of their own.
+func NewParser() parser.Parser {
+	return parser.NewParser(
+		parser.WithBlockParsers(parser.DefaultBlockParsers()...),
+		parser.WithInlineParsers(append(parser.DefaultInlineParsers(),
+			util.Prioritized(extension.NewLinkifyParser(), 999),
+			util.Prioritized(extension.NewStrikethroughParser(), 500),
+			util.Prioritized(extension.NewTaskCheckBoxParser(), 0),
+		)...),
+		parser.WithParagraphTransformers(append(parser.DefaultParagraphTransformers(),
+			util.Prioritized(extension.NewTableParagraphTransformer(), 200),
+		)...),
+		parser.WithASTTransformers(util.Prioritized(extension.NewTableASTTransformer(), 0)),
+	)
+}

@@ -35,7 +35,7 @@ bench:
 # fuzzes one target at a time). FUZZ_TARGETS lists package:target pairs.
 FUZZ_TARGETS = \
 	./engine:FuzzSplit ./engine:FuzzFences \
-	./engine/openrouter:FuzzSSE \
+	./engine/openrouter:FuzzSSE ./engine/openrouter:FuzzDecodeChunkFast \
 	./cmd/chatbridge/internal/config:FuzzLoad \
 	./bridges/telegram:FuzzRenderHTML ./bridges/telegram:FuzzValidateHTML ./bridges/telegram:FuzzEventDecoding \
 	./bridges/discord:FuzzRender ./bridges/discord:FuzzEventDecoding \

@@ -35,6 +35,8 @@ import (
 	gtext "github.com/yuin/goldmark/text"
 
 	"github.com/chatbridge/chatbridge/bridges/internal/gfm"
+
+	"github.com/chatbridge/chatbridge/bridges/internal/rendertest"
 )
 
 // renderLinkPattern matches a link or a literal token as Render writes
@@ -376,7 +378,7 @@ func TestRender_Torture(t *testing.T) {
 // TestRender_SampleReplyEveryPrefix streams the benchmark's reply one
 // character at a time, as the bridge would see it on its edits.
 func TestRender_SampleReplyEveryPrefix(t *testing.T) {
-	md := renderSampleReply()
+	md := rendertest.SampleReply()
 	maxCuts := len(md)
 	if testing.Short() {
 		maxCuts = 300
@@ -405,7 +407,7 @@ func FuzzRender(f *testing.F) {
 	for _, tc := range renderCases() {
 		f.Add(tc.md)
 	}
-	f.Add(renderSampleReply())
+	f.Add(rendertest.SampleReply())
 	for _, md := range renderTorture() {
 		f.Add(md)
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/chatbridge/chatbridge/engine"
+
+	"github.com/chatbridge/chatbridge/bridges/internal/rendertest"
 )
 
 // Shorthands for the invisible characters in the expected outputs.
@@ -215,7 +217,7 @@ func TestRender_ListIndentIsCapped(t *testing.T) {
 }
 
 func TestRender_ConcurrentCallsAgree(t *testing.T) {
-	md := renderSampleReply()
+	md := rendertest.SampleReply()
 	want := Render(md)
 	var wg sync.WaitGroup
 	for range 8 {

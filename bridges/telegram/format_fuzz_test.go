@@ -40,6 +40,8 @@ import (
 	"github.com/yuin/goldmark/text"
 
 	"github.com/chatbridge/chatbridge/bridges/internal/gfm"
+
+	"github.com/chatbridge/chatbridge/bridges/internal/rendertest"
 )
 
 // renderIsContent reports whether r is a content rune (see above).
@@ -264,7 +266,7 @@ func TestRenderHTML_Torture(t *testing.T) {
 // few characters at a time, as the bridge would see it.
 func TestRenderHTML_SampleReplyEveryPrefix(t *testing.T) {
 	checker := newRenderChecker()
-	md := renderSampleReply()
+	md := rendertest.SampleReply()
 	maxCuts := 1000
 	if testing.Short() {
 		maxCuts = 200
@@ -298,7 +300,7 @@ func FuzzRenderHTML(f *testing.F) {
 	for _, tc := range renderCases() {
 		f.Add(tc.md)
 	}
-	f.Add(renderSampleReply())
+	f.Add(rendertest.SampleReply())
 	files, _ := filepath.Glob(filepath.Join("testdata", "torture", "*.md"))
 	for _, file := range files {
 		if data, err := os.ReadFile(file); err == nil {
@@ -320,7 +322,7 @@ func FuzzRenderHTML(f *testing.F) {
 // the fake server use on any string: they must not panic, and VisibleLen
 // must measure the text htmlVisibleText returns.
 func FuzzValidateHTML(f *testing.F) {
-	f.Add(RenderHTML(renderSampleReply()))
+	f.Add(RenderHTML(rendertest.SampleReply()))
 	for _, s := range []string{"<b>x</b>", "&lt;&#x1F600;&", `<a href="https://e.com/?a&amp;b">t</a>`, "<pre><code", "a<'>'b"} {
 		f.Add(s)
 	}

@@ -3,13 +3,15 @@ package telegram
 import (
 	"sync"
 	"testing"
+
+	"github.com/chatbridge/chatbridge/bridges/internal/rendertest"
 )
 
 // TestRenderHTML_Concurrent renders prefixes of the sample reply from
 // several goroutines at once through the shared goldmark parser: each must
 // match the same render done alone (and -race must find nothing).
 func TestRenderHTML_Concurrent(t *testing.T) {
-	md := renderSampleReply()
+	md := rendertest.SampleReply()
 	var cuts []int
 	for i := 100; i < len(md); i += 397 {
 		cuts = append(cuts, i)

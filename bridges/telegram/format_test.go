@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/chatbridge/chatbridge/engine"
+
+	"github.com/chatbridge/chatbridge/bridges/internal/rendertest"
 )
 
 // renderCases are Markdown constructs with the exact HTML expected.
@@ -150,7 +152,7 @@ func TestRenderHTML_ListIndentIsCapped(t *testing.T) {
 }
 
 func TestRenderHTML_ConcurrentCallsAgree(t *testing.T) {
-	md := renderSampleReply()
+	md := rendertest.SampleReply()
 	want := RenderHTML(md)
 	var wg sync.WaitGroup
 	for range 8 {

@@ -20,6 +20,8 @@ import (
 	"github.com/chatbridge/chatbridge/engine/enginetest"
 	"github.com/chatbridge/chatbridge/engine/openrouter"
 	"github.com/chatbridge/chatbridge/storage"
+
+	"github.com/chatbridge/chatbridge/bridges/internal/rendertest"
 )
 
 // BenchmarkPipeline_TokenCPU measures the daemon's CPU per streamed token
@@ -43,7 +45,7 @@ import (
 // loop (every goroutine, Badger's included, and the GC) per token;
 // tokens/call is the pacing achieved.
 func BenchmarkPipeline_TokenCPU(b *testing.B) {
-	reply := renderSampleReply() + "\n\n" + pipelineMarker
+	reply := rendertest.SampleReply() + "\n\n" + pipelineMarker
 	tokens := pipelineTokens(reply)
 	for _, store := range []string{"mem", "badger"} {
 		for _, every := range []int{10, 50, 100} {

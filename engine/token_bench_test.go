@@ -6,9 +6,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -16,116 +14,18 @@ import (
 	"github.com/chatbridge/chatbridge/engine/enginetest"
 )
 
-// processCPU is the user and system CPU time this process has used, all
-// goroutines (and the GC) included.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// benchTokens cuts text into model-like tokens of about four bytes: a
-// word with its leading space, long words in pieces.
-func benchTokens(text string) []string {
-	var toks []string
-	start := 0
-	for i, r := range text {
-		if i == start {
-			continue
-		}
-		if r == ' ' || r == '\n' || i-start >= 6 {
-			toks = append(toks, text[start:i])
-			start = i
-		}
-	}
-	return append(toks, text[start:])
-}
-
-// pacer alternates a stream's producer with its flusher so that each
-// platform call shows exactly one more burst of `every` tokens: the
-// producer hands over a burst, then waits for a call; a call returns only
-// when the next burst is in (or the stream has ended). There is no timer
-// and no idle gap, so the CPU measured is the work, not the Go runtime's
-// and the kernel's cost of waking for each token that trickles in from
-// the network (that floor is BenchmarkWakePerToken). Safe for concurrent use.
-type pacer struct {
-	every int
-	total *atomic.Int64 // calls over all turns
-
-	mu       sync.Mutex
-	cond     sync.Cond
-	calls    int64
-	bursts   int // bursts handed over
-	finished bool
-}
-
-func newPacer(every int, total *atomic.Int64) *pacer {
-	p := &pacer{every: every, total: total}
-	p.cond.L = &p.mu
-	return p
-}
-
-// before is called by the producer before token i goes out. After each
-// burst it waits until the platform has had a call since, or 20 ms: the
-// flusher may have shown the whole burst already (it read the text after
-// the burst's last token but called before the burst was counted), and
-// then has nothing new to show.
-func (p *pacer) before(i int) {
-	if i == 0 || i%p.every != 0 {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.bursts++
-	snap := p.calls
-	p.cond.Broadcast()
-	expired := false
-	t := time.AfterFunc(20*time.Millisecond, func() {
-		p.mu.Lock()
-		expired = true
-		p.cond.Broadcast()
-		p.mu.Unlock()
-	})
-	defer t.Stop()
-	for p.calls <= snap && !expired {
-		p.cond.Wait()
-	}
-}
-
-// end is called by the producer after the last token.
-func (p *pacer) end() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.finished = true
-	p.cond.Broadcast()
-}
-
-// call records a platform call and holds it until the next burst is in.
-func (p *pacer) call() {
-	p.total.Add(1)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.calls++
-	p.cond.Broadcast()
-	for b := p.bursts; !p.finished && p.bursts == b; {
-		p.cond.Wait()
-	}
-}
-
 // pacedProvider streams tokens through the pacer.
 type pacedProvider struct {
 	tokens []string
-	p      atomic.Pointer[pacer] // the current turn's
+	p      atomic.Pointer[enginetest.Pacer] // the current turn's
 }
 
 func (pp *pacedProvider) Stream(ctx context.Context, req *engine.Request, onDelta func(engine.Delta) error) (*engine.Completion, error) {
 	var text strings.Builder
 	p := pp.p.Load()
-	defer p.end()
+	defer p.End()
 	for i, tok := range pp.tokens {
-		p.before(i)
+		p.Before(i)
 		text.WriteString(tok)
 		if err := onDelta(engine.Delta{Content: tok}); err != nil {
 			return &engine.Completion{Text: text.String()}, err
@@ -140,7 +40,7 @@ func (pp *pacedProvider) Models(ctx context.Context) ([]engine.ModelInfo, error)
 // pacedReplier is a platform that accepts every call at once; it counts
 // them and closes done when a call shows the reply's last token.
 type pacedReplier struct {
-	p      *pacer
+	p      *enginetest.Pacer
 	marker string
 	done   chan struct{}
 	closed atomic.Bool
@@ -148,7 +48,7 @@ type pacedReplier struct {
 }
 
 func (r *pacedReplier) saw(m engine.Outgoing) {
-	r.p.call()
+	r.p.Call()
 	if strings.Contains(m.Text, r.marker) && r.closed.CompareAndSwap(false, true) {
 		close(r.done)
 	}
@@ -208,7 +108,7 @@ func tokenReply() string {
 // the pacing achieved.
 func BenchmarkTurn_TokenCPU(b *testing.B) {
 	reply := tokenReply()
-	tokens := benchTokens(reply)
+	tokens := enginetest.Tokens(reply)
 	for _, every := range []int{10, 50, 100} {
 		b.Run(fmt.Sprintf("tokens-per-edit-%d", every), func(b *testing.B) {
 			var calls atomic.Int64
@@ -225,10 +125,10 @@ func BenchmarkTurn_TokenCPU(b *testing.B) {
 			e.Register(paceBridge{})
 			ctx := context.Background()
 			b.ReportAllocs()
-			cpu0, i := processCPU(b), 0
+			cpu0, i := enginetest.ProcessCPU(b), 0
 			for b.Loop() {
 				i++
-				p := newPacer(every, &calls)
+				p := enginetest.NewPacer(every, &calls)
 				prov.p.Store(p)
 				r := &pacedReplier{p: p, marker: tokenReplyMarker, done: make(chan struct{})}
 				e.HandleEvent(ctx, r, &engine.Event{Platform: "bench", Chat: engine.ChatID(fmt.Sprint("c", i)),
@@ -240,7 +140,7 @@ func BenchmarkTurn_TokenCPU(b *testing.B) {
 				}
 			}
 			e.Shutdown(ctx)
-			cpu := processCPU(b) - cpu0
+			cpu := enginetest.ProcessCPU(b) - cpu0
 			n := float64(b.N * len(tokens))
 			b.ReportMetric(float64(cpu.Nanoseconds())/n, "cpu-ns/token")
 			b.ReportMetric(n/float64(calls.Load()), "tokens/call")
@@ -284,9 +184,9 @@ func BenchmarkWakePerToken(b *testing.B) {
 		}
 	}()
 	defer close(stop)
-	cpu0 := processCPU(b)
+	cpu0 := enginetest.ProcessCPU(b)
 	for b.Loop() {
 		<-ch
 	}
-	b.ReportMetric(float64((processCPU(b)-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/token")
+	b.ReportMetric(float64((enginetest.ProcessCPU(b)-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/token")
 }

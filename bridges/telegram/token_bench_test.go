@@ -10,9 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -37,7 +35,7 @@ import (
 //
 // One op is one turn in a new private chat: the 4.4 KB sample reply (two
 // Telegram messages) in ~900 tokens, one chunk per Read of the response
-// body. Each edit carries N new tokens (see tokenPacer): a model streaming
+// body. Each edit carries N new tokens (see enginetest.Pacer): a model streaming
 // 100 tokens/s against Telegram's one edit a second gives N = 100, a
 // slower model N = 50, and N = 10 is a pessimistic case.
 //
@@ -46,7 +44,7 @@ import (
 // tokens/call is the pacing achieved.
 func BenchmarkPipeline_TokenCPU(b *testing.B) {
 	reply := rendertest.SampleReply() + "\n\n" + pipelineMarker
-	tokens := pipelineTokens(reply)
+	tokens := enginetest.Tokens(reply)
 	for _, store := range []string{"mem", "badger"} {
 		for _, every := range []int{10, 50, 100} {
 			b.Run(fmt.Sprintf("%s/tokens-per-edit-%d", store, every), func(b *testing.B) {
@@ -87,10 +85,10 @@ func benchPipeline(b *testing.B, storeKind string, tokens []string, every int) {
 	e.Register(pipelineBridge{})
 	ctx := context.Background()
 	b.ReportAllocs()
-	cpu0, i := processCPU(b), 0
+	cpu0, i := enginetest.ProcessCPU(b), 0
 	for b.Loop() {
 		i++
-		p := newTokenPacer(every, &calls)
+		p := enginetest.NewPacer(every, &calls)
 		tr.p.Store(p)
 		r := &renderReplier{p: p, done: make(chan struct{})}
 		e.HandleEvent(ctx, r, &engine.Event{Platform: Name, Chat: engine.ChatID(fmt.Sprint(100_000 + i)),
@@ -102,36 +100,10 @@ func benchPipeline(b *testing.B, storeKind string, tokens []string, every int) {
 		}
 	}
 	e.Shutdown(ctx)
-	cpu := processCPU(b) - cpu0
+	cpu := enginetest.ProcessCPU(b) - cpu0
 	n := float64(b.N * len(tokens))
 	b.ReportMetric(float64(cpu.Nanoseconds())/n, "cpu-ns/token")
 	b.ReportMetric(n/float64(calls.Load()), "tokens/call")
-}
-
-// processCPU is the user and system CPU time this process has used.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// pipelineTokens cuts text into model-like tokens of about four bytes: a
-// word with its leading space, long words in pieces.
-func pipelineTokens(text string) []string {
-	var toks []string
-	start := 0
-	for i, r := range text {
-		if i == start {
-			continue
-		}
-		if r == ' ' || r == '\n' || i-start >= 6 {
-			toks = append(toks, text[start:i])
-			start = i
-		}
-	}
-	return append(toks, text[start:])
 }
 
 // pipelineBridge has the Telegram bridge's caps, except no minimum time
@@ -153,14 +125,14 @@ func (pipelineBridge) Run(ctx context.Context, h engine.Handler) error { return 
 // (render: Markdown to HTML, the visible-length check) and counts the
 // calls. It closes done when a call shows the reply's end.
 type renderReplier struct {
-	p      *tokenPacer
+	p      *enginetest.Pacer
 	done   chan struct{}
 	closed atomic.Bool
 	n      atomic.Int64
 }
 
 func (r *renderReplier) show(m engine.Outgoing) error {
-	r.p.call()
+	r.p.Call()
 	if _, _, err := render(m); err != nil {
 		return err
 	}
@@ -181,82 +153,11 @@ func (r *renderReplier) Edit(ctx context.Context, id engine.MessageID, m engine.
 	return r.show(m)
 }
 
-// tokenPacer alternates a stream's producer with its flusher so that each
-// platform call shows exactly one more burst of `every` tokens: the
-// producer hands over a burst, then waits for a call; a call returns only
-// when the next burst is in (or the stream has ended). There is no timer
-// and no idle gap, so the CPU measured is the work, not the Go runtime's
-// and the kernel's cost of waking for each token that trickles in from
-// the network (that floor is the engine's BenchmarkWakePerToken). Safe for concurrent use.
-type tokenPacer struct {
-	every int
-	total *atomic.Int64 // calls over all turns
-
-	mu       sync.Mutex
-	cond     sync.Cond
-	calls    int64
-	bursts   int // bursts handed over
-	finished bool
-}
-
-func newTokenPacer(every int, total *atomic.Int64) *tokenPacer {
-	p := &tokenPacer{every: every, total: total}
-	p.cond.L = &p.mu
-	return p
-}
-
-// before is called by the producer before token i goes out. After each
-// burst it waits until the platform has had a call since, or 20 ms: the
-// flusher may have shown the whole burst already (it read the text after
-// the burst's last token but called before the burst was counted), and
-// then has nothing new to show.
-func (p *tokenPacer) before(i int) {
-	if i == 0 || i%p.every != 0 {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.bursts++
-	snap := p.calls
-	p.cond.Broadcast()
-	expired := false
-	t := time.AfterFunc(20*time.Millisecond, func() {
-		p.mu.Lock()
-		expired = true
-		p.cond.Broadcast()
-		p.mu.Unlock()
-	})
-	defer t.Stop()
-	for p.calls <= snap && !expired {
-		p.cond.Wait()
-	}
-}
-
-// end is called by the producer after the last token.
-func (p *tokenPacer) end() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.finished = true
-	p.cond.Broadcast()
-}
-
-// call records a platform call and holds it until the next burst is in.
-func (p *tokenPacer) call() {
-	p.total.Add(1)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.calls++
-	p.cond.Broadcast()
-	for b := p.bursts; !p.finished && p.bursts == b; {
-		p.cond.Wait()
-	}
-}
-
 // sseTransport answers every chat completion with the tokens as an
 // OpenRouter SSE stream, one chunk per Read, paced.
 type sseTransport struct {
-	chunks [][]byte                   // one SSE event per token
-	p      atomic.Pointer[tokenPacer] // the current turn's
+	chunks [][]byte                         // one SSE event per token
+	p      atomic.Pointer[enginetest.Pacer] // the current turn's
 }
 
 // newSSETransport builds the events up front, so the fake's own work is
@@ -290,7 +191,7 @@ func (t *sseTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // finish and usage chunks and [DONE], each in its own Read.
 type sseBody struct {
 	chunks [][]byte
-	p      *tokenPacer
+	p      *enginetest.Pacer
 	next   int // the next event: 0 keep-alive, 1..len(chunks) tokens, then the tail
 	rest   []byte
 	tail   bool
@@ -309,10 +210,10 @@ func (s *sseBody) Read(p []byte) (int, error) {
 			s.rest = []byte(": OPENROUTER PROCESSING\n\n")
 		case s.next <= len(s.chunks):
 			// Everything handed out so far is parsed by now.
-			s.p.before(s.next - 1)
+			s.p.Before(s.next - 1)
 			s.rest = s.chunks[s.next-1]
 		case !s.tail:
-			s.p.end()
+			s.p.End()
 			s.tail = true
 			s.rest = []byte(sseTail)
 		default:

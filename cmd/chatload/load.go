@@ -173,7 +173,8 @@ func runPlatform(ctx context.Context, o Options, bin, name, work string, logf fu
 	defer tick.Stop()
 	deadline := start.Add(o.Timeout)
 	nextLog := start.Add(10 * time.Second)
-	for remaining > 0 && time.Now().Before(deadline) {
+	progress := start // the last time a reply became whole (or the start)
+	for remaining > 0 && time.Now().Before(deadline) && time.Since(progress) < o.Stall+o.Ramp {
 		select {
 		case <-ctx.Done():
 			return res, ctx.Err()
@@ -184,13 +185,16 @@ func runPlatform(ctx context.Context, o Options, bin, name, work string, logf fu
 		}
 		for i := range done {
 			if !done[i] && normalize(strings.Join(p.Reply(i).Texts, " ")) == want {
-				done[i], remaining, lastDone = true, remaining-1, time.Now()
+				done[i], remaining, lastDone, progress = true, remaining-1, time.Now(), time.Now()
 			}
 		}
 		if time.Now().After(nextLog) {
 			logf("%s: %d of %d replies whole after %v", name, o.Chats-remaining, o.Chats, time.Since(start).Round(time.Second))
 			nextLog = nextLog.Add(10 * time.Second)
 		}
+	}
+	if remaining > 0 {
+		logf("%s: giving up on %d replies (no reply became whole for %v, or -timeout)", name, remaining, o.Stall)
 	}
 	after, err := ReadProc(d.PID())
 	if err != nil {

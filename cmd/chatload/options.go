@@ -24,6 +24,7 @@ type Options struct {
 	TokenRate      float64 // tokens per second from the scripted provider
 	Ramp           time.Duration
 	Timeout        time.Duration
+	Stall          time.Duration // give up when no reply became whole for this long
 	Bin            string
 	DBSize         int64 // bytes; 0 skips the start-up measurement
 	StartupRuns    int
@@ -53,7 +54,8 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	tokens := fs.Int("tokens-per-reply", 200, "tokens (words) in each scripted reply (1..100000)")
 	rate := fs.Float64("token-rate", 20, "tokens per second the scripted provider streams per reply (0.1..10000)")
 	ramp := fs.Duration("ramp", 0, "spread the chats' first messages over this time (0: all at once)")
-	timeout := fs.Duration("timeout", 15*time.Minute, "give up on a platform's replies after this long")
+	timeout := fs.Duration("timeout", 30*time.Minute, "give up on a platform's replies after this long")
+	stall := fs.Duration("stall", 2*time.Minute, "give up on a platform's replies when none became whole for this long")
 	bin := fs.String("bin", "", "path to a built chatbridge binary (default: go build ./cmd/chatbridge into a temp dir)")
 	dbSize := fs.String("db-size", "1GiB", "database size for the start-up measurement (e.g. 1GiB, 200MiB, 0 to skip)")
 	startupRuns := fs.Int("startup-runs", 5, "start-up measurements to take (1..50)")
@@ -66,7 +68,7 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	if fs.NArg() > 0 {
 		return Options{}, fmt.Errorf("unexpected argument %q (all options are flags)", fs.Arg(0))
 	}
-	o := Options{Chats: *chats, TokensPerReply: *tokens, TokenRate: *rate, Ramp: *ramp, Timeout: *timeout,
+	o := Options{Chats: *chats, TokensPerReply: *tokens, TokenRate: *rate, Ramp: *ramp, Timeout: *timeout, Stall: *stall,
 		Bin: *bin, StartupRuns: *startupRuns, CacheDir: *cacheDir, Keep: *keep, Startup: *startupOnly}
 	var err error
 	if o.Platforms, err = parsePlatforms(*platforms); err != nil {
@@ -100,6 +102,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("-ramp %v: want 0 or more", o.Ramp)
 	case o.Timeout <= 0:
 		return fmt.Errorf("-timeout %v: want more than 0", o.Timeout)
+	case o.Stall <= 0:
+		return fmt.Errorf("-stall %v: want more than 0", o.Stall)
 	case o.StartupRuns < 1 || o.StartupRuns > 50:
 		return fmt.Errorf("-startup-runs %d: want 1..50", o.StartupRuns)
 	case o.Startup && o.DBSize == 0:

@@ -57,6 +57,7 @@ func TestParseOptions_Errors(t *testing.T) {
 		{[]string{"-token-rate", "NaN"}, "-token-rate NaN"},
 		{[]string{"-ramp", "-1s"}, "-ramp -1s"},
 		{[]string{"-timeout", "0s"}, "-timeout 0s"},
+		{[]string{"-stall", "0s"}, "-stall 0s"},
 		{[]string{"-startup-runs", "0"}, "-startup-runs 0"},
 		{[]string{"-platforms", "telegram,irc"}, `unknown platform "irc"`},
 		{[]string{"-platforms", "slack,slack"}, `"slack" given twice`},

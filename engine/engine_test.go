@@ -120,14 +120,6 @@ func (h *harness) close() {
 	h.e.Shutdown(context.Background())
 }
 
-func words(n int, word string) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = word + " "
-	}
-	return out
-}
-
 func calls(r *enginetest.Replier, kinds ...enginetest.CallKind) []enginetest.Call {
 	var out []enginetest.Call
 	for _, c := range r.Calls() {
@@ -142,7 +134,7 @@ func calls(r *enginetest.Replier, kinds ...enginetest.CallKind) []enginetest.Cal
 
 func TestStream_EditsCoalesceAtTheMinInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		deltas := words(50, "word")
+		deltas := enginetest.Words(50, "word")
 		prov := enginetest.NewProvider(enginetest.Script{FirstDelay: 2 * time.Second, Delay: 100 * time.Millisecond, Deltas: deltas})
 		h := newHarness(t, testCaps(), prov)
 		defer h.close()
@@ -192,7 +184,7 @@ func TestStream_ChatBudgetSharedByEveryCall(t *testing.T) {
 		caps.MinEditInterval = 0
 		caps.ChatBudget = engine.RateSpec{Every: 3 * time.Second, Burst: 1}
 		caps.TypingInterval = time.Second
-		prov := enginetest.NewProvider(enginetest.Script{FirstDelay: 5 * time.Second, Delay: 200 * time.Millisecond, Deltas: words(60, "x")})
+		prov := enginetest.NewProvider(enginetest.Script{FirstDelay: 5 * time.Second, Delay: 200 * time.Millisecond, Deltas: enginetest.Words(60, "x")})
 		h := newHarness(t, caps, prov)
 		defer h.close()
 		r := enginetest.NewReplier(4096, engine.UTF16)
@@ -215,7 +207,7 @@ func TestStream_ChatBudgetSharedByEveryCall(t *testing.T) {
 
 func TestStream_RateLimitPausesTheChat(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		prov := enginetest.NewProvider(enginetest.Script{Delay: 300 * time.Millisecond, Deltas: words(40, "tok")})
+		prov := enginetest.NewProvider(enginetest.Script{Delay: 300 * time.Millisecond, Deltas: enginetest.Words(40, "tok")})
 		h := newHarness(t, testCaps(), prov)
 		defer h.close()
 		r := enginetest.NewReplier(4096, engine.UTF16)
@@ -371,7 +363,7 @@ func isBoundary(s string, i int) bool { return i >= len(s) || s[i]&0xC0 != 0x80 
 func TestStream_Drafts(t *testing.T) {
 	t.Run("drafts while streaming, then one message", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			prov := enginetest.NewProvider(enginetest.Script{Delay: 300 * time.Millisecond, Deltas: words(20, "d")})
+			prov := enginetest.NewProvider(enginetest.Script{Delay: 300 * time.Millisecond, Deltas: enginetest.Words(20, "d")})
 			h := newHarness(t, testCaps(), prov)
 			defer h.close()
 			r := &enginetest.DraftReplier{Replier: enginetest.NewReplier(4096, engine.UTF16)}
@@ -400,7 +392,7 @@ func TestStream_Drafts(t *testing.T) {
 	})
 	t.Run("a failing draft falls back to edits", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			prov := enginetest.NewProvider(enginetest.Script{Delay: 300 * time.Millisecond, Deltas: words(20, "e")})
+			prov := enginetest.NewProvider(enginetest.Script{Delay: 300 * time.Millisecond, Deltas: enginetest.Words(20, "e")})
 			h := newHarness(t, testCaps(), prov)
 			defer h.close()
 			r := &enginetest.DraftReplier{Replier: enginetest.NewReplier(4096, engine.UTF16),
@@ -424,7 +416,7 @@ func TestStream_GroupChatsUseGroupCaps(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		caps := testCaps()
 		caps.GroupMinEditInterval = 3 * time.Second
-		prov := enginetest.NewProvider(enginetest.Script{Delay: 200 * time.Millisecond, Deltas: words(60, "g")})
+		prov := enginetest.NewProvider(enginetest.Script{Delay: 200 * time.Millisecond, Deltas: enginetest.Words(60, "g")})
 		h := newHarness(t, caps, prov)
 		defer h.close()
 		r := enginetest.NewReplier(4096, engine.UTF16)
@@ -450,8 +442,8 @@ func TestStream_EditBudgetSharedAcrossChats(t *testing.T) {
 		caps.MinEditInterval = 0
 		caps.EditBudget = engine.RateSpec{Every: 2 * time.Second, Burst: 1}
 		prov := enginetest.NewProvider(
-			enginetest.Script{Delay: 100 * time.Millisecond, Deltas: words(100, "a")},
-			enginetest.Script{Delay: 100 * time.Millisecond, Deltas: words(100, "b")},
+			enginetest.Script{Delay: 100 * time.Millisecond, Deltas: enginetest.Words(100, "a")},
+			enginetest.Script{Delay: 100 * time.Millisecond, Deltas: enginetest.Words(100, "b")},
 		)
 		h := newHarness(t, caps, prov)
 		defer h.close()
@@ -487,8 +479,8 @@ func TestStream_EditRateLimitPausesEveryChatsEdits(t *testing.T) {
 		caps := testCaps()
 		caps.EditBudget = engine.RateSpec{Every: 100 * time.Millisecond, Burst: 1}
 		prov := enginetest.NewProvider(
-			enginetest.Script{Delay: 300 * time.Millisecond, Deltas: words(40, "a")},
-			enginetest.Script{Delay: 300 * time.Millisecond, Deltas: words(40, "b")},
+			enginetest.Script{Delay: 300 * time.Millisecond, Deltas: enginetest.Words(40, "a")},
+			enginetest.Script{Delay: 300 * time.Millisecond, Deltas: enginetest.Words(40, "b")},
 		)
 		h := newHarness(t, caps, prov)
 		defer h.close()

@@ -55,7 +55,7 @@ func TestTurn_Endings(t *testing.T) {
 	})
 	t.Run("stopped", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			prov := enginetest.NewProvider(enginetest.Script{Delay: time.Second, Deltas: words(100, "w")})
+			prov := enginetest.NewProvider(enginetest.Script{Delay: time.Second, Deltas: enginetest.Words(100, "w")})
 			h := newHarness(t, testCaps(), prov)
 			defer h.close()
 			r := enginetest.NewReplier(4096, engine.UTF16)
@@ -359,7 +359,7 @@ func TestTurn_CircuitBreaker(t *testing.T) {
 
 func TestWorker_OneTurnAtATimePerConversation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		slow := enginetest.Script{Delay: time.Second, Deltas: words(5, "a")}
+		slow := enginetest.Script{Delay: time.Second, Deltas: enginetest.Words(5, "a")}
 		prov := enginetest.NewProvider(slow, slow, slow)
 		h := newHarness(t, testCaps(), prov)
 		defer h.close()
@@ -455,7 +455,7 @@ var _ = errors.New
 
 func TestTurn_TextIsStoredBeforeItIsShown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		prov := enginetest.NewProvider(enginetest.Script{Delay: 300 * time.Millisecond, Deltas: words(20, "w")})
+		prov := enginetest.NewProvider(enginetest.Script{Delay: 300 * time.Millisecond, Deltas: enginetest.Words(20, "w")})
 		h := newHarness(t, testCaps(), prov)
 		defer h.close()
 		r := enginetest.NewReplier(4096, engine.UTF16)

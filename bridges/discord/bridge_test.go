@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -68,63 +67,21 @@ func (r *rig) start(bo discord.Options) {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	eng, err := engine.New(engine.Options{
-		Provider: r.prov, Store: r.store,
-		Defaults:   engine.Settings{Model: "openai/gpt-4o-mini", Streaming: true, MaxTokens: 100},
-		MaxRetries: 1,
-		Access: map[engine.Platform]engine.Access{
-			discord.Name: {Allowed: []engine.UserID{engine.UserID(ann.ID)}, Owners: []engine.UserID{engine.UserID(ann.ID)}},
-		},
-	})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	eng.Register(br)
-	if err := eng.Recover(context.Background()); err != nil {
-		r.t.Fatal(err)
-	}
-	if err := br.RegisterCommands(context.Background(), eng.Commands()); err != nil {
-		r.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := br.Run(ctx, eng); err != nil {
-			r.t.Errorf("Run: %v", err)
-		}
-	})
-	r.bridge, r.eng = br, eng
-	stopped := false
-	r.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		wg.Wait()
-		eng.Shutdown(context.Background())
-	}
-	r.t.Cleanup(r.stop)
+	r.bridge = br
+	r.eng, r.stop = enginetest.StartBridge(r.t, br, r.prov, r.store, engine.UserID(ann.ID))
 	r.waitFor("the gateway session", r.fake.Connected)
 }
 
 func (r *rig) waitFor(what string, cond func() bool) {
 	r.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			var names []string
-			for _, c := range r.fake.Calls() {
-				names = append(names, c.Route)
-			}
-			var last []string
-			for _, c := range r.fake.Calls() {
-				last = append(last, fmt.Sprintf("%d %s", c.Status, c.Body))
-			}
-			r.t.Fatalf("timed out waiting for %s; calls: %s\n%s", what, strings.Join(names, ","), strings.Join(last, "\n"))
+	enginetest.WaitFor(r.t, what, cond, func() string {
+		var names, last []string
+		for _, c := range r.fake.Calls() {
+			names = append(names, c.Route)
+			last = append(last, fmt.Sprintf("%d %s", c.Status, c.Body))
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return "calls: " + strings.Join(names, ",") + "\n" + strings.Join(last, "\n")
+	})
 }
 
 func (r *rig) texts(channel string) []string {
@@ -144,16 +101,8 @@ func (r *rig) lastText(channel string) string {
 	return strings.TrimSpace(t[len(t)-1])
 }
 
-func words(n int, w string) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = w + " "
-	}
-	return out
-}
-
 func TestBridge_DMStreamsByEdits(t *testing.T) {
-	deltas := words(12, "streamed")
+	deltas := enginetest.Words(12, "streamed")
 	want := strings.TrimSpace(strings.Join(deltas, ""))
 	r := newRig(t, enginetest.NewProvider(enginetest.Script{FirstDelay: 300 * time.Millisecond, Delay: 250 * time.Millisecond, Deltas: deltas}))
 	in := r.fake.SendDM(ann, "hello")
@@ -349,7 +298,7 @@ func TestBridge_ModelOutputPingsNobodyAndUnfurlsNothing(t *testing.T) {
 }
 
 func TestBridge_RateLimitStormNothingEarly(t *testing.T) {
-	deltas := words(30, "storm")
+	deltas := enginetest.Words(30, "storm")
 	r := newRig(t, enginetest.NewProvider(enginetest.Script{Delay: 100 * time.Millisecond, Deltas: deltas}),
 		func(_ *discord.Options, fo *discordtest.Options) {
 			fo.ChannelLimit = discordtest.Limit{Every: 2 * time.Second, Burst: 1}
@@ -364,7 +313,7 @@ func TestBridge_RateLimitStormNothingEarly(t *testing.T) {
 }
 
 func TestBridge_InjectedRateLimitPausesTheChannel(t *testing.T) {
-	deltas := words(30, "pause")
+	deltas := enginetest.Words(30, "pause")
 	r := newRig(t, enginetest.NewProvider(enginetest.Script{Delay: 100 * time.Millisecond, Deltas: deltas}))
 	r.fake.FailNext(discordtest.RouteEditMessage, discordtest.Fault{Status: 429, RetryAfter: 2 * time.Second})
 	dm := r.fake.SendDM(ann, "hi").ChannelID

@@ -64,55 +64,19 @@ func (r *rig) start(bo slack.Options) {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	eng, err := engine.New(engine.Options{
-		Provider: r.prov, Store: r.store,
-		Defaults:   engine.Settings{Model: "openai/gpt-4o-mini", Streaming: true, MaxTokens: 100},
-		MaxRetries: 1,
-		Access: map[engine.Platform]engine.Access{
-			slack.Name: {Allowed: []engine.UserID{ann}, Owners: []engine.UserID{ann}},
-		},
-	})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	eng.Register(br)
-	if err := br.RegisterCommands(context.Background(), eng.Commands()); err != nil {
-		r.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := br.Run(ctx, eng); err != nil {
-			r.t.Errorf("Run: %v", err)
-		}
-	})
-	r.bridge, r.eng = br, eng
-	stopped := false
-	r.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		wg.Wait()
-		eng.Shutdown(context.Background())
-	}
-	r.t.Cleanup(r.stop)
+	r.bridge = br
+	r.eng, r.stop = enginetest.StartBridge(r.t, br, r.prov, r.store, ann)
 }
 
 func (r *rig) waitFor(what string, cond func() bool) {
 	r.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			var names []string
-			for _, c := range r.fake.Calls() {
-				names = append(names, c.Method+"="+c.Error)
-			}
-			r.t.Fatalf("timed out waiting for %s; calls: %s", what, strings.Join(names, ","))
+	enginetest.WaitFor(r.t, what, cond, func() string {
+		var names []string
+		for _, c := range r.fake.Calls() {
+			names = append(names, c.Method+"="+c.Error)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return "calls: " + strings.Join(names, ",")
+	})
 }
 
 func (r *rig) texts(channel string) []string {
@@ -123,26 +87,12 @@ func (r *rig) texts(channel string) []string {
 	return out
 }
 
-func (r *rig) lastText(channel string) string {
-	t := r.texts(channel)
-	if len(t) == 0 {
-		return ""
-	}
-	return t[len(t)-1]
-}
-
-func words(n int, w string) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = w + " "
-	}
-	return out
-}
+func (r *rig) lastText(channel string) string { return enginetest.Last(r.texts(channel)) }
 
 var dm = slacktest.DMChannel(ann)
 
 func TestBridge_DMStreamsByUpdates(t *testing.T) {
-	deltas := words(12, "streamed")
+	deltas := enginetest.Words(12, "streamed")
 	want := strings.TrimSpace(strings.Join(deltas, ""))
 	r := newRig(t, enginetest.NewProvider(enginetest.Script{FirstDelay: 300 * time.Millisecond, Delay: 250 * time.Millisecond, Deltas: deltas}))
 	sent := r.fake.SendDM(ann, "hello")
@@ -328,7 +278,7 @@ func TestBridge_SlashCommandsExportAndButtons(t *testing.T) {
 }
 
 func TestBridge_RateLimitedUpdateWaitsRetryAfter(t *testing.T) {
-	r := newRig(t, enginetest.NewProvider(enginetest.Script{Delay: 100 * time.Millisecond, Deltas: words(40, "limit")}))
+	r := newRig(t, enginetest.NewProvider(enginetest.Script{Delay: 100 * time.Millisecond, Deltas: enginetest.Words(40, "limit")}))
 	r.fake.FailNext("chat.update", http.StatusTooManyRequests, "ratelimited", 2)
 	r.fake.SendDM(ann, "hi")
 	want := strings.TrimSpace(strings.Repeat("limit ", 40))
@@ -363,7 +313,7 @@ func TestBridge_ModelOutputMentionsNobody(t *testing.T) {
 }
 
 func TestBridge_NativeStreaming(t *testing.T) {
-	deltas := words(10, "native")
+	deltas := enginetest.Words(10, "native")
 	r := newRig(t, enginetest.NewProvider(enginetest.Script{Delay: 250 * time.Millisecond, Deltas: deltas}),
 		func(bo *slack.Options, _ *slacktest.Options) { bo.StreamMode = "native" })
 	r.fake.SendDM(ann, "hi")
@@ -477,8 +427,8 @@ func TestBridge_EnvelopesAckedAtOnce(t *testing.T) {
 func TestBridge_OneEditBudgetForTheWorkspace(t *testing.T) {
 	bob := "U0BOB"
 	prov := enginetest.NewProvider(
-		enginetest.Script{Delay: 50 * time.Millisecond, Deltas: words(120, "one")},
-		enginetest.Script{Delay: 50 * time.Millisecond, Deltas: words(120, "two")},
+		enginetest.Script{Delay: 50 * time.Millisecond, Deltas: enginetest.Words(120, "one")},
+		enginetest.Script{Delay: 50 * time.Millisecond, Deltas: enginetest.Words(120, "two")},
 	)
 	// The rig's fake, with a bridge and engine of our own where both users
 	// may talk.
@@ -532,7 +482,7 @@ func TestBridge_OneEditBudgetForTheWorkspace(t *testing.T) {
 }
 
 func TestBridge_NativeStreamFallsBackToUpdates(t *testing.T) {
-	deltas := words(10, "fallback")
+	deltas := enginetest.Words(10, "fallback")
 	r := newRig(t, enginetest.NewProvider(enginetest.Script{Delay: 250 * time.Millisecond, Deltas: deltas}),
 		func(bo *slack.Options, _ *slacktest.Options) { bo.StreamMode = "native" })
 	r.fake.FailNext("chat.appendStream", http.StatusOK, "fatal_error", 0)

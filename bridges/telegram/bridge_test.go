@@ -1,9 +1,7 @@
 package telegram_test
 
 import (
-	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf16"
@@ -62,55 +60,14 @@ func (r *rig) start(bo telegram.Options) {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	eng, err := engine.New(engine.Options{
-		Provider: r.prov, Store: r.store,
-		Defaults:   engine.Settings{Model: "openai/gpt-4o-mini", Streaming: true, MaxTokens: 100},
-		MaxRetries: 1,
-		Access: map[engine.Platform]engine.Access{
-			telegram.Name: {Allowed: []engine.UserID{"42"}, Owners: []engine.UserID{"42"}},
-		},
-	})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	eng.Register(br)
-	if err := eng.Recover(context.Background()); err != nil {
-		r.t.Fatal(err)
-	}
-	if err := br.RegisterCommands(context.Background(), eng.Commands()); err != nil {
-		r.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := br.Run(ctx, eng); err != nil {
-			r.t.Errorf("Run: %v", err)
-		}
-	})
-	r.bridge, r.eng = br, eng
-	stopped := false
-	r.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		wg.Wait()
-		eng.Shutdown(context.Background())
-	}
-	r.t.Cleanup(r.stop)
+	r.bridge = br
+	r.eng, r.stop = enginetest.StartBridge(r.t, br, r.prov, r.store, "42")
 }
 
 // waitFor polls cond until it holds or 20 s pass.
 func (r *rig) waitFor(what string, cond func() bool) {
 	r.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			r.t.Fatalf("timed out waiting for %s; calls: %s", what, r.callNames())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	enginetest.WaitFor(r.t, what, cond, func() string { return "calls: " + r.callNames() })
 }
 
 func (r *rig) callNames() string {
@@ -132,24 +89,10 @@ func (r *rig) texts(chat int64) []string {
 	return out
 }
 
-func (r *rig) lastText(chat int64) string {
-	t := r.texts(chat)
-	if len(t) == 0 {
-		return ""
-	}
-	return t[len(t)-1]
-}
-
-func words(n int, w string) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = w + " "
-	}
-	return out
-}
+func (r *rig) lastText(chat int64) string { return enginetest.Last(r.texts(chat)) }
 
 func TestBridge_PrivateTurnStreamsByEdits(t *testing.T) {
-	deltas := words(12, "streamed")
+	deltas := enginetest.Words(12, "streamed")
 	want := strings.TrimSpace(strings.Join(deltas, ""))
 	r := newRig(t, enginetest.NewProvider(enginetest.Script{FirstDelay: 300 * time.Millisecond, Delay: 250 * time.Millisecond, Deltas: deltas}))
 	r.fake.SendText(annChat, ann, "hello")
@@ -319,7 +262,7 @@ func TestBridge_FaultsLoseNoText(t *testing.T) {
 		}
 	})
 	t.Run("not modified is success", func(t *testing.T) {
-		r := newRig(t, enginetest.NewProvider(enginetest.Script{Delay: 400 * time.Millisecond, Deltas: words(8, "word")}))
+		r := newRig(t, enginetest.NewProvider(enginetest.Script{Delay: 400 * time.Millisecond, Deltas: enginetest.Words(8, "word")}))
 		r.fake.FailNext("editMessageText", 400, "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message", 0)
 		r.fake.SendText(annChat, ann, "hi")
 		r.waitFor("the reply", func() bool { return r.lastText(ann.ID) == strings.TrimSpace(strings.Repeat("word ", 8)) })
@@ -328,7 +271,7 @@ func TestBridge_FaultsLoseNoText(t *testing.T) {
 		}
 	})
 	t.Run("flood wait pauses the chat for retry_after", func(t *testing.T) {
-		r := newRig(t, enginetest.NewProvider(enginetest.Script{Delay: 100 * time.Millisecond, Deltas: words(30, "flood")}))
+		r := newRig(t, enginetest.NewProvider(enginetest.Script{Delay: 100 * time.Millisecond, Deltas: enginetest.Words(30, "flood")}))
 		r.fake.FailNext("editMessageText", 429, "Too Many Requests: retry after 2", 2)
 		r.fake.SendText(annChat, ann, "hi")
 		want := strings.TrimSpace(strings.Repeat("flood ", 30))
@@ -435,7 +378,7 @@ func TestBridge_ExportAndModelKeyboard(t *testing.T) {
 }
 
 func TestBridge_DraftMode(t *testing.T) {
-	deltas := words(10, "draft")
+	deltas := enginetest.Words(10, "draft")
 	r := newRig(t, enginetest.NewProvider(enginetest.Script{Delay: 250 * time.Millisecond, Deltas: deltas}),
 		func(bo *telegram.Options, _ *telegramtest.Options) { bo.StreamMode = "draft" })
 	r.fake.SendText(annChat, ann, "hi")
@@ -476,7 +419,7 @@ func TestBridge_PollingBacksOff(t *testing.T) {
 }
 
 func TestBridge_GroupEditsAtMostOnceEvery3s(t *testing.T) {
-	deltas := words(14, "grouped")
+	deltas := enginetest.Words(14, "grouped")
 	want := strings.TrimSpace(strings.Join(deltas, ""))
 	r := newRig(t, enginetest.NewProvider(enginetest.Script{Delay: 400 * time.Millisecond, Deltas: deltas}))
 	r.fake.SendText(group, ann, "@chatbridge_bot tell me")

@@ -95,7 +95,7 @@ func PlainText(markdown string) string {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
 		case '&', '<', '>':
-			out = mrkdwnAppendEscaped(out, s[i:i+1])
+			out = gfm.AppendEscaped(out, s[i:i+1])
 		case '@':
 			out = append(out, c)
 			prev, _ := utf8.DecodeLastRuneInString(s[:i])
@@ -238,7 +238,7 @@ func (r *mrkdwnRenderer) block(n ast.Node) {
 		r.textLines(n.Lines())
 		if n.HasClosure() {
 			r.lineBreak(1, true)
-			r.buf = mrkdwnAppendEscaped(r.buf, strings.TrimSuffix(string(n.ClosureLine.Value(r.src)), "\n"))
+			r.buf = gfm.AppendEscaped(r.buf, strings.TrimSuffix(string(n.ClosureLine.Value(r.src)), "\n"))
 		}
 	case *ast.Blockquote:
 		r.blockquote(n)
@@ -264,7 +264,7 @@ func (r *mrkdwnRenderer) textLines(lines *gtext.Segments) {
 			r.lineBreak(1, true)
 		}
 		line := lines.At(i)
-		r.buf = mrkdwnAppendEscaped(r.buf, strings.TrimRight(string(line.Value(r.src)), "\n"))
+		r.buf = gfm.AppendEscaped(r.buf, strings.TrimRight(string(line.Value(r.src)), "\n"))
 	}
 }
 
@@ -392,9 +392,9 @@ func (r *mrkdwnRenderer) inline(n ast.Node) {
 	case *east.Strikethrough:
 		r.wrap('~', &r.strike, n)
 	case *ast.Link:
-		r.linkTo(n, mrkdwnDestination(n.Destination))
+		r.linkTo(n, gfm.Destination(n.Destination))
 	case *ast.Image:
-		r.linkTo(n, mrkdwnDestination(n.Destination))
+		r.linkTo(n, gfm.Destination(n.Destination))
 	case *ast.AutoLink:
 		r.autoLink(n)
 	case *ast.RawHTML:
@@ -406,7 +406,7 @@ func (r *mrkdwnRenderer) inline(n ast.Node) {
 			v := seg.Value(r.src)
 			for len(v) > 0 {
 				line, rest, broken := bytes.Cut(v, []byte("\n"))
-				r.buf = mrkdwnAppendEscaped(r.buf, line)
+				r.buf = gfm.AppendEscaped(r.buf, line)
 				if broken {
 					r.softBreak()
 				}
@@ -448,11 +448,11 @@ func (r *mrkdwnRenderer) inWord(n *ast.Emphasis) bool {
 // (&#10;) stands for ends the line as a soft break does; &#13; is a space.
 func (r *mrkdwnRenderer) text(v []byte, raw bool) {
 	if raw {
-		r.buf = mrkdwnAppendEscaped(r.buf, v)
+		r.buf = gfm.AppendEscaped(r.buf, v)
 		return
 	}
 	start := len(r.buf)
-	r.buf = mrkdwnAppendText(r.buf, v, true)
+	r.buf = gfm.AppendText(r.buf, v, true)
 	if bytes.IndexAny(r.buf[start:], "\r\n") < 0 {
 		return
 	}

@@ -5,11 +5,10 @@ package slack
 // neutralises mentions, escaping, and the decoding of Markdown text.
 
 import (
-	"strconv"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/yuin/goldmark/util"
+	"github.com/chatbridge/chatbridge/bridges/internal/gfm"
 )
 
 // Sentinel bytes in the renderer's buffer. Valid UTF-8 never holds them,
@@ -221,7 +220,7 @@ func mrkdwnMentionAt[T string | []byte](rest T, prev rune) bool {
 		return false
 	}
 	for _, word := range [...]string{"here", "channel", "everyone"} {
-		if len(rest) < len(word) || !mrkdwnHasPrefixFold(string(rest[:len(word)]), word) {
+		if len(rest) < len(word) || !gfm.HasPrefixFold(string(rest[:len(word)]), word) {
 			continue
 		}
 		after, _ := utf8.DecodeRuneInString(string(rest[len(word):min(len(rest), len(word)+utf8.UTFMax)]))
@@ -233,29 +232,6 @@ func mrkdwnMentionAt[T string | []byte](rest T, prev rune) bool {
 	return false
 }
 
-// mrkdwnAppendEscaped appends s with & < > escaped, as Slack wants text
-// everywhere, code included.
-func mrkdwnAppendEscaped[T string | []byte](dst []byte, s T) []byte {
-	last := 0
-	for i := 0; i < len(s); i++ {
-		var esc string
-		switch s[i] {
-		case '&':
-			esc = "&amp;"
-		case '<':
-			esc = "&lt;"
-		case '>':
-			esc = "&gt;"
-		default:
-			continue
-		}
-		dst = append(dst, s[last:i]...)
-		dst = append(dst, esc...)
-		last = i + 1
-	}
-	return append(dst, s[last:]...)
-}
-
 // mrkdwnAppendCode appends a line of code escaped, with a zero width space
 // after every second backtick of a longer run, so no "```" ends the block.
 func mrkdwnAppendCode(dst []byte, line string) []byte {
@@ -265,7 +241,7 @@ func mrkdwnAppendCode(dst []byte, line string) []byte {
 		if c != '`' {
 			run = 0
 			if c == '&' || c == '<' || c == '>' {
-				dst = mrkdwnAppendEscaped(dst, line[i:i+1])
+				dst = gfm.AppendEscaped(dst, line[i:i+1])
 				continue
 			}
 			dst = append(dst, c)
@@ -279,81 +255,6 @@ func mrkdwnAppendCode(dst []byte, line string) []byte {
 		run++
 	}
 	return dst
-}
-
-// mrkdwnAppendText appends the characters Markdown text s stands for: a
-// backslash before ASCII punctuation is dropped and entity references
-// (&copy; &#169; &#xA9;) become their characters, as CommonMark says and
-// goldmark's own renderer does at render time. With escape, & < > are
-// escaped for mrkdwn.
-func mrkdwnAppendText(dst, s []byte, escape bool) []byte {
-	last := 0
-	for i := 0; i < len(s); i++ {
-		var chars []byte
-		var utf [utf8.UTFMax]byte
-		n := 0
-		switch s[i] {
-		case '\\':
-			if i+1 < len(s) && util.IsPunct(s[i+1]) {
-				chars, n = s[i+1:i+2], 2
-			}
-		case '&':
-			var r rune
-			chars, r, n = mrkdwnEntity(s[i:])
-			if chars == nil && n > 0 {
-				chars = utf8.AppendRune(utf[:0], r)
-			}
-		}
-		if n == 0 {
-			continue
-		}
-		dst = mrkdwnAppendMaybeEscaped(dst, s[last:i], escape)
-		dst = mrkdwnAppendMaybeEscaped(dst, chars, escape)
-		i += n - 1
-		last = i + 1
-	}
-	return mrkdwnAppendMaybeEscaped(dst, s[last:], escape)
-}
-
-// mrkdwnAppendMaybeEscaped appends s, escaped if escape is set.
-func mrkdwnAppendMaybeEscaped(dst, s []byte, escape bool) []byte {
-	if escape {
-		return mrkdwnAppendEscaped(dst, s)
-	}
-	return append(dst, s...)
-}
-
-// mrkdwnEntity decodes a CommonMark entity reference (named, giving chars)
-// or numeric character reference (giving r) at the start of s, and
-// returns its length n, or n == 0 when there is none. Invalid code points
-// and NUL become U+FFFD, as CommonMark says.
-func mrkdwnEntity(s []byte) (chars []byte, r rune, n int) {
-	j := 1
-	for j < len(s) && j <= 33 && (util.IsAlphaNumeric(s[j]) || (j == 1 && s[j] == '#')) {
-		j++
-	}
-	if j >= len(s) || s[j] != ';' || j == 1 {
-		return nil, 0, 0
-	}
-	name := s[1:j]
-	if name[0] != '#' {
-		if e, ok := util.LookUpHTML5EntityByName(string(name)); ok {
-			return e.Characters, 0, j + 1
-		}
-		return nil, 0, 0
-	}
-	base, digits, maxDigits := 10, name[1:], 7
-	if len(digits) > 0 && (digits[0] == 'x' || digits[0] == 'X') {
-		base, digits, maxDigits = 16, digits[1:], 6
-	}
-	if len(digits) == 0 || len(digits) > maxDigits {
-		return nil, 0, 0
-	}
-	v, err := strconv.ParseUint(string(digits), base, 32)
-	if err != nil {
-		return nil, 0, 0
-	}
-	return nil, util.ToValidRune(rune(v)), j + 1
 }
 
 // mrkdwnBoundary reports whether a marker next to r needs no zero width

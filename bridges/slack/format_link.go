@@ -7,7 +7,8 @@ import (
 	"strings"
 
 	"github.com/yuin/goldmark/ast"
-	"github.com/yuin/goldmark/util"
+
+	"github.com/chatbridge/chatbridge/bridges/internal/gfm"
 )
 
 // linkTo renders a link or image whose children are its text (an image's
@@ -26,10 +27,10 @@ func (r *mrkdwnRenderer) linkTo(n ast.Node, dest string) {
 		r.inlines(n)
 		// A data: URL is an inline image, often kilobytes of base64: no use
 		// as text.
-		if dest == "" || mrkdwnHasPrefixFold(dest, "data:") {
+		if dest == "" || gfm.HasPrefixFold(dest, "data:") {
 			return
 		}
-		escaped := mrkdwnAppendEscaped(nil, dest)
+		escaped := gfm.AppendEscaped(nil, dest)
 		if string(r.buf[mark:]) == string(escaped) {
 			return
 		}
@@ -71,7 +72,7 @@ func (r *mrkdwnRenderer) autoLink(n *ast.AutoLink) {
 	raw := n.Label(r.src)
 	label := string(raw)
 	url := string(n.URL(r.src))
-	if n.AutoLinkType == ast.AutoLinkEmail && !mrkdwnHasPrefixFold(url, "mailto:") {
+	if n.AutoLinkType == ast.AutoLinkEmail && !gfm.HasPrefixFold(url, "mailto:") {
 		url = "mailto:" + url
 	}
 	if n.AutoLinkType == ast.AutoLinkEmail && !strings.Contains(url[strings.LastIndexByte(url, '@')+1:], ".") {
@@ -87,7 +88,7 @@ func (r *mrkdwnRenderer) autoLink(n *ast.AutoLink) {
 		if bracketed && r.link == 0 {
 			r.buf = append(r.buf, "&lt;"...)
 		}
-		r.buf = mrkdwnAppendEscaped(r.buf, label)
+		r.buf = gfm.AppendEscaped(r.buf, label)
 		if bracketed && r.link == 0 {
 			r.buf = append(r.buf, "&gt;"...)
 		}
@@ -98,7 +99,7 @@ func (r *mrkdwnRenderer) autoLink(n *ast.AutoLink) {
 	r.buf = append(r.buf, mrkdwnTextMark)
 	if label != url {
 		r.buf = append(r.buf, '|', mrkdwnLabelMark)
-		r.buf = mrkdwnAppendEscaped(r.buf, strings.ReplaceAll(label, "|", "∣"))
+		r.buf = gfm.AppendEscaped(r.buf, strings.ReplaceAll(label, "|", "∣"))
 		r.buf = append(r.buf, mrkdwnTextMark)
 	}
 	r.buf = append(r.buf, '>')
@@ -128,40 +129,16 @@ func mrkdwnAppendURL(dst []byte, url string) []byte {
 	return dst
 }
 
-// mrkdwnDestination resolves the backslash escapes and entity references
-// of a link destination as written in the source.
-func mrkdwnDestination(raw []byte) string {
-	return string(util.ResolveEntityNames(util.ResolveNumericReferences(util.UnescapePunctuations(raw))))
-}
-
 // mrkdwnAllowedURL reports whether url should become a Slack link: an
 // http, https or mailto URL with something after the scheme. javascript:,
 // file: or relative links are no use in a chat; they are shown as text.
 func mrkdwnAllowedURL(url string) bool {
 	for _, scheme := range [...]string{"https://", "http://", "mailto:"} {
-		if mrkdwnHasPrefixFold(url, scheme) {
+		if gfm.HasPrefixFold(url, scheme) {
 			return len(url) > len(scheme)
 		}
 	}
 	return false
-}
-
-// mrkdwnHasPrefixFold reports whether s starts with the ASCII prefix, in
-// any case.
-func mrkdwnHasPrefixFold(s, prefix string) bool {
-	if len(s) < len(prefix) {
-		return false
-	}
-	for i := range len(prefix) {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != prefix[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // mrkdwnIsHex reports whether c is a hexadecimal digit.

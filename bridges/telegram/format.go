@@ -53,7 +53,7 @@ func RenderHTML(markdown string) (html string) {
 		// A panic inside the parser must not take down a reply: plain
 		// escaped text is still valid HTML and loses nothing.
 		if recover() != nil {
-			html = string(htmlAppendEscaped(nil, src))
+			html = string(gfm.AppendEscaped(nil, src))
 		}
 	}()
 	source := []byte(src)
@@ -178,7 +178,7 @@ func (r *htmlRenderer) block(n ast.Node) {
 		r.textLines(n.Lines())
 		if n.HasClosure() {
 			r.lineBreak(1)
-			r.buf = htmlAppendEscaped(r.buf, strings.TrimSuffix(string(n.ClosureLine.Value(r.src)), "\n"))
+			r.buf = gfm.AppendEscaped(r.buf, strings.TrimSuffix(string(n.ClosureLine.Value(r.src)), "\n"))
 		}
 	case *ast.Blockquote:
 		r.blockquote(n)
@@ -204,7 +204,7 @@ func (r *htmlRenderer) textLines(lines *text.Segments) {
 			r.lineBreak(1)
 		}
 		line := lines.At(i)
-		r.buf = htmlAppendEscaped(r.buf, strings.TrimRight(string(line.Value(r.src)), "\n"))
+		r.buf = gfm.AppendEscaped(r.buf, strings.TrimRight(string(line.Value(r.src)), "\n"))
 	}
 }
 
@@ -308,18 +308,18 @@ func (r *htmlRenderer) inline(n ast.Node) {
 	case *ast.Text:
 		v := n.Segment.Value(r.src)
 		if n.IsRaw() {
-			r.buf = htmlAppendEscaped(r.buf, v)
+			r.buf = gfm.AppendEscaped(r.buf, v)
 		} else {
-			r.buf = htmlAppendText(r.buf, v)
+			r.buf = gfm.AppendText(r.buf, v, true)
 		}
 		if n.HardLineBreak() || n.SoftLineBreak() {
 			r.lineBreak(1)
 		}
 	case *ast.String:
 		if n.IsCode() || n.IsRaw() {
-			r.buf = htmlAppendEscaped(r.buf, n.Value)
+			r.buf = gfm.AppendEscaped(r.buf, n.Value)
 		} else {
-			r.buf = htmlAppendText(r.buf, n.Value)
+			r.buf = gfm.AppendText(r.buf, n.Value, true)
 		}
 	case *ast.CodeSpan:
 		r.codeSpan(n)
@@ -332,16 +332,16 @@ func (r *htmlRenderer) inline(n ast.Node) {
 	case *east.Strikethrough:
 		r.wrap("s", &r.strike, n)
 	case *ast.Link:
-		r.linkTo(n, htmlDestination(n.Destination))
+		r.linkTo(n, gfm.Destination(n.Destination))
 	case *ast.Image:
-		r.linkTo(n, htmlDestination(n.Destination))
+		r.linkTo(n, gfm.Destination(n.Destination))
 	case *ast.AutoLink:
 		r.autoLink(n)
 	case *ast.RawHTML:
 		// Shown as typed: the model's "<b>" is text, not markup.
 		for i := range n.Segments.Len() {
 			seg := n.Segments.At(i)
-			r.buf = htmlAppendEscaped(r.buf, seg.Value(r.src))
+			r.buf = gfm.AppendEscaped(r.buf, seg.Value(r.src))
 		}
 	case *east.TaskCheckBox:
 		if !n.IsChecked {
@@ -372,11 +372,11 @@ func (r *htmlRenderer) codeSpan(n *ast.CodeSpan) {
 		}
 		// A line end inside a code span is a space (CommonMark).
 		if len(v) > 0 && v[len(v)-1] == '\n' {
-			r.buf = htmlAppendEscaped(r.buf, v[:len(v)-1])
+			r.buf = gfm.AppendEscaped(r.buf, v[:len(v)-1])
 			r.buf = append(r.buf, ' ')
 			continue
 		}
-		r.buf = htmlAppendEscaped(r.buf, v)
+		r.buf = gfm.AppendEscaped(r.buf, v)
 	}
 	if r.link > 0 {
 		return
@@ -404,15 +404,15 @@ func (r *htmlRenderer) linkTo(n ast.Node, dest string) {
 		shown := string(r.buf[mark:])
 		// A data: URL is an inline image, often kilobytes of base64: no use
 		// as text.
-		if dest == "" || htmlHasPrefixFold(dest, "data:") {
+		if dest == "" || gfm.HasPrefixFold(dest, "data:") {
 			return
 		}
 		// Telegram finds e-mail addresses in text by itself and makes them
 		// tappable, which it cannot do with a mailto: link.
-		if htmlHasPrefixFold(dest, "mailto:") {
+		if gfm.HasPrefixFold(dest, "mailto:") {
 			dest = dest[len("mailto:"):]
 		}
-		escaped := string(htmlAppendEscaped(nil, dest))
+		escaped := string(gfm.AppendEscaped(nil, dest))
 		if shown == escaped {
 			return
 		}
@@ -433,7 +433,7 @@ func (r *htmlRenderer) linkTo(n ast.Node, dest string) {
 	r.link--
 	if len(r.buf) == start {
 		// "[](url)" or "![](url)": the link still needs something to tap.
-		r.buf = htmlAppendEscaped(r.buf, dest)
+		r.buf = gfm.AppendEscaped(r.buf, dest)
 	}
 	r.buf = append(r.buf, "</a>"...)
 }
@@ -448,12 +448,12 @@ func (r *htmlRenderer) autoLink(n *ast.AutoLink) {
 		url = "mailto:" + url
 	}
 	if r.link > 0 || !htmlAllowedURL(url) {
-		r.buf = htmlAppendEscaped(r.buf, label)
+		r.buf = gfm.AppendEscaped(r.buf, label)
 		return
 	}
 	r.buf = append(r.buf, `<a href="`...)
 	r.buf = htmlAppendURL(r.buf, url)
 	r.buf = append(r.buf, `">`...)
-	r.buf = htmlAppendEscaped(r.buf, label)
+	r.buf = gfm.AppendEscaped(r.buf, label)
 	r.buf = append(r.buf, "</a>"...)
 }

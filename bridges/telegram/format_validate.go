@@ -9,7 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/yuin/goldmark/util"
+	"github.com/chatbridge/chatbridge/bridges/internal/gfm"
 )
 
 // ValidateHTML reports why s is not Telegram HTML as RenderHTML writes it,
@@ -284,28 +284,6 @@ func htmlScanVisible(html string, b *strings.Builder) (n int) {
 	return n
 }
 
-// htmlAppendEscaped appends s with & < > escaped, as text in HTML.
-func htmlAppendEscaped[T string | []byte](dst []byte, s T) []byte {
-	last := 0
-	for i := 0; i < len(s); i++ {
-		var esc string
-		switch s[i] {
-		case '&':
-			esc = "&amp;"
-		case '<':
-			esc = "&lt;"
-		case '>':
-			esc = "&gt;"
-		default:
-			continue
-		}
-		dst = append(dst, s[last:i]...)
-		dst = append(dst, esc...)
-		last = i + 1
-	}
-	return append(dst, s[last:]...)
-}
-
 // htmlAppendURL appends url as the value of a double-quoted href: the
 // ASCII characters a URL cannot hold (controls, space, quotes, angle
 // brackets, a '%' that starts no %XX) are percent-encoded and '&' is
@@ -329,12 +307,6 @@ func htmlAppendURL(dst []byte, url string) []byte {
 	return dst
 }
 
-// htmlDestination resolves the backslash escapes and entity references of
-// a link destination as written in the source.
-func htmlDestination(raw []byte) string {
-	return string(util.ResolveEntityNames(util.ResolveNumericReferences(util.UnescapePunctuations(raw))))
-}
-
 // htmlAllowedURL reports whether url should become a Telegram text link:
 // an http or https URL whose host has a dot (or is an IPv6 literal), or a
 // tg:// link. Telegram (tdlib's check_link) silently drops links to hosts
@@ -344,11 +316,11 @@ func htmlDestination(raw []byte) string {
 func htmlAllowedURL(url string) bool {
 	var rest string
 	switch {
-	case htmlHasPrefixFold(url, "tg://"):
+	case gfm.HasPrefixFold(url, "tg://"):
 		return len(url) > len("tg://")
-	case htmlHasPrefixFold(url, "https://"):
+	case gfm.HasPrefixFold(url, "https://"):
 		rest = url[len("https://"):]
-	case htmlHasPrefixFold(url, "http://"):
+	case gfm.HasPrefixFold(url, "http://"):
 		rest = url[len("http://"):]
 	default:
 		return false
@@ -369,95 +341,7 @@ func htmlAllowedURL(url string) bool {
 	return strings.Contains(host, ".")
 }
 
-// htmlHasPrefixFold reports whether s starts with the ASCII prefix, in any
-// case.
-func htmlHasPrefixFold(s, prefix string) bool {
-	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
-}
-
 // htmlIsHex reports whether c is a hexadecimal digit.
 func htmlIsHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-// htmlAppendText appends Markdown text escaped for HTML (see
-// htmlAppendMarkdownText).
-func htmlAppendText(dst, s []byte) []byte {
-	return htmlAppendMarkdownText(dst, s, true)
-}
-
-// htmlAppendMarkdownText appends the characters Markdown text s stands
-// for: a backslash before ASCII punctuation is dropped and entity
-// references (&copy; &#169; &#xA9;) become their characters, as
-// CommonMark says and goldmark's own renderer does at render time. With
-// escape, the result is escaped for HTML, so the only entities in the
-// output are the four Telegram knows.
-func htmlAppendMarkdownText(dst, s []byte, escape bool) []byte {
-	last := 0
-	for i := 0; i < len(s); i++ {
-		var chars []byte
-		var utf [utf8.UTFMax]byte
-		n := 0
-		switch s[i] {
-		case '\\':
-			if i+1 < len(s) && util.IsPunct(s[i+1]) {
-				chars, n = s[i+1:i+2], 2
-			}
-		case '&':
-			var r rune
-			chars, r, n = htmlMarkdownEntity(s[i:])
-			if chars == nil && n > 0 {
-				chars = utf8.AppendRune(utf[:0], r)
-			}
-		}
-		if n == 0 {
-			continue
-		}
-		dst = htmlAppendMaybeEscaped(dst, s[last:i], escape)
-		dst = htmlAppendMaybeEscaped(dst, chars, escape)
-		i += n - 1
-		last = i + 1
-	}
-	return htmlAppendMaybeEscaped(dst, s[last:], escape)
-}
-
-// htmlAppendMaybeEscaped appends s, escaped for HTML if escape is set.
-func htmlAppendMaybeEscaped(dst, s []byte, escape bool) []byte {
-	if escape {
-		return htmlAppendEscaped(dst, s)
-	}
-	return append(dst, s...)
-}
-
-// htmlMarkdownEntity decodes a CommonMark entity reference (named, giving
-// chars) or numeric character reference (giving r) at the start of s, and
-// returns its length n, or n == 0 when there is none. Invalid code points
-// become U+FFFD, as CommonMark says.
-func htmlMarkdownEntity(s []byte) (chars []byte, r rune, n int) {
-	j := 1
-	for j < len(s) && j <= 33 && (util.IsAlphaNumeric(s[j]) || (j == 1 && s[j] == '#')) {
-		j++
-	}
-	if j >= len(s) || s[j] != ';' || j == 1 {
-		return nil, 0, 0
-	}
-	name := s[1:j]
-	if name[0] != '#' {
-		if e, ok := util.LookUpHTML5EntityByName(string(name)); ok {
-			return e.Characters, 0, j + 1
-		}
-		return nil, 0, 0
-	}
-	base, digits, maxDigits := 10, name[1:], 7
-	if len(digits) > 0 && (digits[0] == 'x' || digits[0] == 'X') {
-		base, digits, maxDigits = 16, digits[1:], 6
-	}
-	if len(digits) == 0 || len(digits) > maxDigits {
-		return nil, 0, 0
-	}
-	v, err := strconv.ParseUint(string(digits), base, 32)
-	if err != nil {
-		return nil, 0, 0
-	}
-	return nil, util.ToValidRune(rune(v)), j + 1
 }

@@ -5,53 +5,13 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/chatbridge/chatbridge/bridges/internal/fakelimit"
 )
 
 // Limit is a token bucket: Burst requests at once, then one more every
 // Every. The zero value means no limit. A Burst below 1 counts as 1.
-type Limit struct {
-	Every time.Duration
-	Burst int
-}
-
-func (l Limit) enabled() bool { return l.Every > 0 }
-
-func (l Limit) burst() float64 {
-	if l.Burst < 1 {
-		return 1
-	}
-	return float64(l.Burst)
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-// refill brings b up to now under l, creating it full.
-func (b *bucket) refill(l Limit, now time.Time) {
-	if b.last.IsZero() {
-		b.tokens, b.last = l.burst(), now
-		return
-	}
-	if now.After(b.last) {
-		b.tokens = math.Min(l.burst(), b.tokens+float64(now.Sub(b.last))/float64(l.Every))
-		b.last = now
-	}
-}
-
-// wait is how long until b holds a whole token (0 if it does).
-func (b *bucket) wait(l Limit) time.Duration {
-	if b.tokens >= 1 {
-		return 0
-	}
-	return time.Duration((1 - b.tokens) * float64(l.Every))
-}
-
-// untilFull is how long until b is full again.
-func (b *bucket) untilFull(l Limit) time.Duration {
-	return time.Duration((l.burst() - b.tokens) * float64(l.Every))
-}
+type Limit = fakelimit.Limit
 
 // ceilMS rounds d up to whole milliseconds, at least 1 ms, so that the
 // float seconds on the wire (3 decimals) say exactly d: discordgo parses
@@ -111,42 +71,42 @@ func (s *Server) checkLimitsLocked(c *call, now time.Time) rateLimit {
 	if until, open := s.windows[c.rec.Bucket]; open && now.Before(until) {
 		return rateLimit{retryAfter: ceilMS(until.Sub(now)), limit: kindLimit.Burst, hash: hashOf(rt), until: until}
 	}
-	var rb *bucket
-	if kindLimit.enabled() {
+	var rb *fakelimit.Bucket
+	if kindLimit.Enabled() {
 		rb = s.buckets[c.rec.Bucket]
 		if rb == nil {
-			rb = &bucket{}
+			rb = &fakelimit.Bucket{}
 			s.buckets[c.rec.Bucket] = rb
 		}
-		rb.refill(kindLimit, now)
+		rb.Refill(kindLimit, now)
 	}
-	if gl := s.opts.GlobalLimit; rt.global && gl.enabled() {
-		s.globalBucket.refill(gl, now)
-		if w := s.globalBucket.wait(gl); w > 0 {
+	if gl := s.opts.GlobalLimit; rt.global && gl.Enabled() {
+		s.globalBucket.Refill(gl, now)
+		if w := s.globalBucket.Wait(gl); w > 0 {
 			w = ceilMS(w)
 			s.globalUntil = now.Add(w)
 			return rateLimit{retryAfter: w, global: true, until: s.globalUntil}
 		}
 	}
 	if rb != nil {
-		if w := rb.wait(kindLimit); w > 0 {
+		if w := rb.Wait(kindLimit); w > 0 {
 			w = ceilMS(w)
 			until := now.Add(w)
 			s.windows[c.rec.Bucket] = until
-			return rateLimit{retryAfter: w, limit: int(kindLimit.burst()), hash: hashOf(rt), until: until}
+			return rateLimit{retryAfter: w, limit: int(kindLimit.Size()), hash: hashOf(rt), until: until}
 		}
 	}
-	if gl := s.opts.GlobalLimit; rt.global && gl.enabled() {
-		s.globalBucket.tokens--
+	if gl := s.opts.GlobalLimit; rt.global && gl.Enabled() {
+		s.globalBucket.Take()
 	}
 	if rb == nil {
 		return rateLimit{}
 	}
-	rb.tokens--
-	reset := ceilMS(rb.untilFull(kindLimit))
+	rb.Take()
+	reset := ceilMS(rb.UntilFull(kindLimit))
 	h := http.Header{}
-	h.Set("X-RateLimit-Limit", strconv.Itoa(int(kindLimit.burst())))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(int(math.Floor(rb.tokens))))
+	h.Set("X-RateLimit-Limit", strconv.Itoa(int(kindLimit.Size())))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(int(math.Floor(rb.Tokens()))))
 	h.Set("X-RateLimit-Reset", epochSeconds(now.Add(reset)))
 	h.Set("X-RateLimit-Reset-After", seconds(reset))
 	h.Set("X-RateLimit-Bucket", hashOf(rt))
@@ -219,7 +179,7 @@ func (s *Server) SetGlobalLimit(l Limit) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.opts.GlobalLimit = l
-	s.globalBucket = bucket{}
+	s.globalBucket = fakelimit.Bucket{}
 }
 
 func (s *Server) setLimit(dst *Limit, l Limit, kind *limitKind) {
@@ -258,7 +218,7 @@ func (s *Server) faultReplyLocked(c *call, f Fault, now time.Time) reply {
 		}
 		rl := rateLimit{retryAfter: ra, global: f.Global, hash: hashOf(c.route), until: now.Add(ra)}
 		if c.route.limit != nil {
-			rl.limit = int(c.route.limit.limit(&s.opts).burst())
+			rl.limit = int(c.route.limit.limit(&s.opts).Size())
 		}
 		if ra > 0 {
 			if f.Global {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chatbridge/chatbridge/bridges/internal/fakelimit"
 )
 
 // Defaults used when the matching Options field is zero.
@@ -88,8 +90,8 @@ type Server struct {
 
 	windows      map[string]time.Time // bucket key -> end of announced retry_after
 	globalUntil  time.Time
-	buckets      map[string]*bucket
-	globalBucket bucket
+	buckets      map[string]*fakelimit.Bucket
+	globalBucket fakelimit.Bucket
 
 	conns      map[*gwConn]struct{}
 	sessions   map[string]*session
@@ -147,7 +149,7 @@ func NewServer(opts Options) *Server {
 		tokens:       map[string]*interactionState{},
 		faults:       map[string][]Fault{},
 		windows:      map[string]time.Time{},
-		buckets:      map[string]*bucket{},
+		buckets:      map[string]*fakelimit.Bucket{},
 		conns:        map[*gwConn]struct{}{},
 		sessions:     map[string]*session{},
 		transport:    &http.Transport{MaxIdleConnsPerHost: 8, IdleConnTimeout: 30 * time.Second},

@@ -4,14 +4,13 @@ import (
 	"math"
 	"net/http"
 	"time"
+
+	"github.com/chatbridge/chatbridge/bridges/internal/fakelimit"
 )
 
 // Limit is a token bucket: Burst requests at once, then one more every
 // Every. The zero value means no limit. A Burst below 1 counts as 1.
-type Limit struct {
-	Every time.Duration
-	Burst int
-}
+type Limit = fakelimit.Limit
 
 // PerMinute is a limit of n requests a minute with bursts of n, the shape
 // of Slack's tiers (Tier 1: 1, Tier 2: 20, Tier 3: 50, Tier 4: 100).
@@ -46,40 +45,6 @@ func SlackLimits() (perMethod, perChannel map[string]Limit) {
 			"chat.postMessage":   {Every: time.Second, Burst: 3},
 			"chat.postEphemeral": {Every: time.Second, Burst: 3},
 		}
-}
-
-func (l Limit) enabled() bool { return l.Every > 0 }
-
-func (l Limit) burst() float64 {
-	if l.Burst < 1 {
-		return 1
-	}
-	return float64(l.Burst)
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-// refill brings b up to now under l, creating it full.
-func (b *bucket) refill(l Limit, now time.Time) {
-	if b.last.IsZero() {
-		b.tokens, b.last = l.burst(), now
-		return
-	}
-	if now.After(b.last) {
-		b.tokens = math.Min(l.burst(), b.tokens+float64(now.Sub(b.last))/float64(l.Every))
-		b.last = now
-	}
-}
-
-// wait is how long until b holds a whole token (0 if it does).
-func (b *bucket) wait(l Limit) time.Duration {
-	if b.tokens >= 1 {
-		return 0
-	}
-	return time.Duration((1 - b.tokens) * float64(l.Every))
 }
 
 // limitKey names a bucket or a Retry-After window: a method, and a
@@ -142,10 +107,10 @@ func (s *Server) admitLocked(c *call) (reply, bool) {
 		l Limit
 	}
 	var uses []use
-	if l := s.opts.Limits[method]; l.enabled() {
+	if l := s.opts.Limits[method]; l.Enabled() {
 		uses = append(uses, use{wide, l})
 	}
-	if l := s.opts.ChannelLimits[method]; l.enabled() && ch != "" {
+	if l := s.opts.ChannelLimits[method]; l.Enabled() && ch != "" {
 		uses = append(uses, use{narrow, l})
 	}
 	var wait time.Duration
@@ -153,11 +118,11 @@ func (s *Server) admitLocked(c *call) (reply, bool) {
 	for _, u := range uses {
 		b := s.buckets[u.k]
 		if b == nil {
-			b = &bucket{}
+			b = &fakelimit.Bucket{}
 			s.buckets[u.k] = b
 		}
-		b.refill(u.l, c.now)
-		if w := b.wait(u.l); w > wait {
+		b.Refill(u.l, c.now)
+		if w := b.Wait(u.l); w > wait {
 			wait, worst = w, u.k
 		}
 	}
@@ -167,7 +132,7 @@ func (s *Server) admitLocked(c *call) (reply, bool) {
 		return reply{status: http.StatusTooManyRequests, err: "ratelimited", retryAfter: n}, true
 	}
 	for _, u := range uses {
-		s.buckets[u.k].tokens--
+		s.buckets[u.k].Take()
 	}
 	return reply{}, false
 }

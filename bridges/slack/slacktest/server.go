@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/chatbridge/chatbridge/bridges/internal/fakelimit"
 )
 
 // Default credentials and identities, used when Options leaves them empty.
@@ -187,7 +189,7 @@ type Server struct {
 	calls   []*Call
 	faults  map[string][]fault
 	windows map[limitKey]time.Time
-	buckets map[limitKey]*bucket
+	buckets map[limitKey]*fakelimit.Bucket
 
 	users    map[string]User
 	channels map[string]*channelState
@@ -238,7 +240,7 @@ func NewServer(opts Options) *Server {
 		changed:   make(chan struct{}),
 		faults:    map[string][]fault{},
 		windows:   map[limitKey]time.Time{},
-		buckets:   map[limitKey]*bucket{},
+		buckets:   map[limitKey]*fakelimit.Bucket{},
 		users:     map[string]User{},
 		channels:  map[string]*channelState{},
 		byTS:      map[string]*storedMsg{},

@@ -3,48 +3,13 @@ package telegramtest
 import (
 	"math"
 	"time"
+
+	"github.com/chatbridge/chatbridge/bridges/internal/fakelimit"
 )
 
 // Limit is a token bucket: Burst requests at once, then one more every
 // Every. The zero value means no limit. A Burst below 1 counts as 1.
-type Limit struct {
-	Every time.Duration
-	Burst int
-}
-
-func (l Limit) enabled() bool { return l.Every > 0 }
-
-func (l Limit) burst() float64 {
-	if l.Burst < 1 {
-		return 1
-	}
-	return float64(l.Burst)
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-// refill brings b up to now under l, creating it full.
-func (b *bucket) refill(l Limit, now time.Time) {
-	if b.last.IsZero() {
-		b.tokens, b.last = l.burst(), now
-		return
-	}
-	if now.After(b.last) {
-		b.tokens = math.Min(l.burst(), b.tokens+float64(now.Sub(b.last))/float64(l.Every))
-		b.last = now
-	}
-}
-
-// wait is how long until b holds a whole token (0 if it does).
-func (b *bucket) wait(l Limit) time.Duration {
-	if b.tokens >= 1 {
-		return 0
-	}
-	return time.Duration((1 - b.tokens) * float64(l.Every))
-}
+type Limit = fakelimit.Limit
 
 // rateLimited lists the methods the flood limits apply to.
 var rateLimited = map[string]bool{
@@ -78,36 +43,36 @@ func (s *Server) floodCheck(chat Chat, now time.Time) int {
 		return n
 	}
 	type use struct {
-		b *bucket
+		b *fakelimit.Bucket
 		l Limit
 	}
 	var uses []use
-	if l := s.opts.ChatLimit; l.enabled() {
+	if l := s.opts.ChatLimit; l.Enabled() {
 		b := s.chatBuckets[chat.ID]
 		if b == nil {
-			b = &bucket{}
+			b = &fakelimit.Bucket{}
 			s.chatBuckets[chat.ID] = b
 		}
 		uses = append(uses, use{b, l})
 	}
-	if l := s.opts.GroupLimit; l.enabled() && (chat.Type == "group" || chat.Type == "supergroup") {
+	if l := s.opts.GroupLimit; l.Enabled() && (chat.Type == "group" || chat.Type == "supergroup") {
 		b := s.groupBuckets[chat.ID]
 		if b == nil {
-			b = &bucket{}
+			b = &fakelimit.Bucket{}
 			s.groupBuckets[chat.ID] = b
 		}
 		uses = append(uses, use{b, l})
 	}
 	globalIdx := -1
-	if l := s.opts.GlobalLimit; l.enabled() {
+	if l := s.opts.GlobalLimit; l.Enabled() {
 		globalIdx = len(uses)
 		uses = append(uses, use{&s.globalBucket, l})
 	}
 	var wait time.Duration
 	global := false
 	for i, u := range uses {
-		u.b.refill(u.l, now)
-		if w := u.b.wait(u.l); w > wait {
+		u.b.Refill(u.l, now)
+		if w := u.b.Wait(u.l); w > wait {
 			wait = w
 			global = i == globalIdx
 		}
@@ -122,7 +87,7 @@ func (s *Server) floodCheck(chat Chat, now time.Time) int {
 		return n
 	}
 	for _, u := range uses {
-		u.b.tokens--
+		u.b.Take()
 	}
 	return 0
 }
@@ -133,7 +98,7 @@ func (s *Server) SetChatLimit(l Limit) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.opts.ChatLimit = l
-	s.chatBuckets = map[int64]*bucket{}
+	s.chatBuckets = map[int64]*fakelimit.Bucket{}
 }
 
 // SetGroupLimit replaces Options.GroupLimit, with fresh buckets.
@@ -141,7 +106,7 @@ func (s *Server) SetGroupLimit(l Limit) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.opts.GroupLimit = l
-	s.groupBuckets = map[int64]*bucket{}
+	s.groupBuckets = map[int64]*fakelimit.Bucket{}
 }
 
 // SetGlobalLimit replaces Options.GlobalLimit, with a fresh bucket.
@@ -149,7 +114,7 @@ func (s *Server) SetGlobalLimit(l Limit) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.opts.GlobalLimit = l
-	s.globalBucket = bucket{}
+	s.globalBucket = fakelimit.Bucket{}
 }
 
 // EarlyCalls returns the calls that arrived while their chat was inside a

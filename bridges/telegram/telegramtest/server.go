@@ -25,6 +25,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chatbridge/chatbridge/bridges/internal/fakelimit"
 )
 
 // DefaultToken is the bot token the fake accepts unless Options.Token says
@@ -199,9 +201,9 @@ type Server struct {
 	// flood control
 	windows      map[int64]time.Time // chat -> end of the retry_after it was told
 	globalUntil  time.Time
-	chatBuckets  map[int64]*bucket
-	groupBuckets map[int64]*bucket
-	globalBucket bucket
+	chatBuckets  map[int64]*fakelimit.Bucket
+	groupBuckets map[int64]*fakelimit.Bucket
+	globalBucket fakelimit.Bucket
 }
 
 // NewServer starts a fake. Call Close when done.
@@ -233,8 +235,8 @@ func NewServer(opts Options) *Server {
 		files:        map[string]*Document{},
 		faults:       map[string][]fault{},
 		windows:      map[int64]time.Time{},
-		chatBuckets:  map[int64]*bucket{},
-		groupBuckets: map[int64]*bucket{},
+		chatBuckets:  map[int64]*fakelimit.Bucket{},
+		groupBuckets: map[int64]*fakelimit.Bucket{},
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	return s

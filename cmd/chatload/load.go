@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,6 +82,7 @@ type Result struct {
 	EditsAllowed     float64 // mean per reply, by the per-message edit interval
 	BridgeRate       float64 // calls/s to the bridge-wide limited methods while busy
 	Early, TooMany   int
+	TooManyBy        map[string]int
 	Wall             time.Duration // first message sent to the last reply whole
 	Tokens           int64
 	CPU              time.Duration
@@ -233,7 +236,8 @@ func runPlatform(ctx context.Context, o Options, bin, name, work string, logf fu
 		res.EditsAllowed = allowedSum / float64(len(lat))
 	}
 	c := p.Counts()
-	res.Early, res.TooMany, res.BridgeRate = c.Early, c.TooMany, busyRate(c.Limited, res.Budget.BridgeBurst)
+	res.Early, res.TooMany, res.TooManyBy = c.Early, c.TooMany, c.ByMethod
+	res.BridgeRate = busyRate(c.Limited, res.Budget.BridgeBurst)
 	return res, nil
 }
 
@@ -266,7 +270,7 @@ func LoadTable(o Options, rs []Result) Table {
 			fmt.Sprintf("%.1f, %d / %.1f", r.EditsMean, r.EditsMax, r.EditsAllowed),
 			fmt.Sprintf("%.1f (%.3g)", r.BridgeRate, r.Budget.BridgeRate),
 			strconv.Itoa(r.Early),
-			strconv.Itoa(r.TooMany),
+			countsBy(r.TooMany, r.TooManyBy),
 			fmt.Sprintf("%d / %d", r.Completed, r.Lost),
 			r.Wall.Round(100 * time.Millisecond).String(),
 			fmt.Sprintf("%.3f s (%.1f µs/token)", r.CPUPer1kTokens().Seconds(), float64(r.CPUPer1kTokens())/1e3/1e3),
@@ -275,4 +279,23 @@ func LoadTable(o Options, rs []Result) Table {
 		})
 	}
 	return t
+}
+
+// countsBy formats a total with its parts, largest first: "31 (sendChatAction 30, sendMessage 1)".
+func countsBy(total int, by map[string]int) string {
+	if total == 0 || len(by) == 0 {
+		return strconv.Itoa(total)
+	}
+	keys := slices.Collect(maps.Keys(by))
+	slices.SortFunc(keys, func(a, b string) int {
+		if by[a] != by[b] {
+			return by[b] - by[a]
+		}
+		return strings.Compare(a, b)
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, by[k])
+	}
+	return fmt.Sprintf("%d (%s)", total, strings.Join(parts, ", "))
 }

@@ -88,6 +88,16 @@ func TestLoadTable(t *testing.T) {
 	}
 }
 
+func TestCountsBy(t *testing.T) {
+	if got := countsBy(0, nil); got != "0" {
+		t.Errorf("countsBy(0) = %q", got)
+	}
+	got := countsBy(32, map[string]int{"sendMessage": 1, "sendChatAction": 30, "editMessageText": 1})
+	if want := "32 (sendChatAction 30, editMessageText 1, sendMessage 1)"; got != want {
+		t.Errorf("countsBy = %q, want %q", got, want)
+	}
+}
+
 func TestDaemonConfig_IsValidTOML(t *testing.T) {
 	for _, name := range []string{"telegram", "discord", "slack"} {
 		t.Run(name, func(t *testing.T) {

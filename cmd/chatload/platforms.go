@@ -44,8 +44,9 @@ type ReplyView struct {
 
 // CallCounts summarises a fake's call log.
 type CallCounts struct {
-	Early   int // calls sent while a retry_after told to the daemon was open
-	TooMany int // 429 answers
+	Early    int            // calls sent while a retry_after told to the daemon was open
+	TooMany  int            // 429 answers
+	ByMethod map[string]int // 429 answers by method or route
 	// Limited are the arrival times of the successful calls that count
 	// against the bridge-wide budget.
 	Limited []time.Time
@@ -120,10 +121,11 @@ func (p *telegramPlatform) Reply(i int) ReplyView {
 }
 
 func (p *telegramPlatform) Counts() CallCounts {
-	c := CallCounts{Early: len(p.fake.EarlyCalls())}
+	c := CallCounts{Early: len(p.fake.EarlyCalls()), ByMethod: map[string]int{}}
 	for _, call := range p.fake.Calls() {
 		if call.ErrorCode == 429 {
 			c.TooMany++
+			c.ByMethod[call.Method]++
 		}
 		switch call.Method {
 		case "sendMessage", "editMessageText", "sendChatAction", "sendDocument", "sendMessageDraft":
@@ -195,10 +197,11 @@ func (p *discordPlatform) Reply(i int) ReplyView {
 }
 
 func (p *discordPlatform) Counts() CallCounts {
-	c := CallCounts{Early: len(p.fake.EarlyCalls())}
+	c := CallCounts{Early: len(p.fake.EarlyCalls()), ByMethod: map[string]int{}}
 	for _, call := range p.fake.Calls() {
 		if call.Status == 429 {
 			c.TooMany++
+			c.ByMethod[call.Route]++
 		}
 		switch call.Route {
 		case discordtest.RouteCreateMessage, discordtest.RouteEditMessage, discordtest.RouteTyping:
@@ -262,10 +265,11 @@ func (p *slackPlatform) Reply(i int) ReplyView {
 }
 
 func (p *slackPlatform) Counts() CallCounts {
-	c := CallCounts{Early: len(p.fake.EarlyCalls())}
+	c := CallCounts{Early: len(p.fake.EarlyCalls()), ByMethod: map[string]int{}}
 	for _, call := range p.fake.Calls() {
 		if call.Status == 429 {
 			c.TooMany++
+			c.ByMethod[call.Method]++
 		}
 		if call.Method == "chat.update" && call.OK {
 			c.Limited = append(c.Limited, call.At)

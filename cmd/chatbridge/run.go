@@ -62,42 +62,31 @@ func (c *cli) run(ctx context.Context, args []string) error {
 
 	tracker := health.NewTracker()
 	access := map[engine.Platform]engine.Access{}
+	// Platform differences are data: whether it is on, how its bridge is
+	// built and who may use it.
+	platforms := []struct {
+		enabled bool
+		open    func() (engine.Bridge, error)
+		access  engine.Access
+	}{
+		{cfg.Telegram.Enabled, func() (engine.Bridge, error) { return asBridge(newTelegram(cfg, tracker, log)) },
+			engine.Access{Allowed: int64IDs(cfg.Telegram.AllowedUsers), Owners: int64IDs(cfg.Telegram.Owners), Everyone: cfg.Telegram.AllowEveryone}},
+		{cfg.Discord.Enabled, func() (engine.Bridge, error) { return asBridge(newDiscord(ctx, cfg, tracker, log)) },
+			engine.Access{Allowed: stringIDs(cfg.Discord.AllowedUsers), Owners: stringIDs(cfg.Discord.Owners), Everyone: cfg.Discord.AllowEveryone}},
+		{cfg.Slack.Enabled, func() (engine.Bridge, error) { return asBridge(newSlack(ctx, cfg, tracker, log)) },
+			engine.Access{Allowed: stringIDs(cfg.Slack.AllowedUsers), Owners: stringIDs(cfg.Slack.Owners), Everyone: cfg.Slack.AllowEveryone}},
+	}
 	var bridges []engine.Bridge
-	if cfg.Telegram.Enabled {
-		br, err := newTelegram(cfg, tracker, log)
+	for _, p := range platforms {
+		if !p.enabled {
+			continue
+		}
+		br, err := p.open()
 		if err != nil {
 			return err
 		}
 		bridges = append(bridges, br)
-		access[br.Name()] = engine.Access{
-			Allowed:  int64IDs(cfg.Telegram.AllowedUsers),
-			Owners:   int64IDs(cfg.Telegram.Owners),
-			Everyone: cfg.Telegram.AllowEveryone,
-		}
-	}
-	if cfg.Discord.Enabled {
-		br, err := newDiscord(ctx, cfg, tracker, log)
-		if err != nil {
-			return err
-		}
-		bridges = append(bridges, br)
-		access[br.Name()] = engine.Access{
-			Allowed:  stringIDs(cfg.Discord.AllowedUsers),
-			Owners:   stringIDs(cfg.Discord.Owners),
-			Everyone: cfg.Discord.AllowEveryone,
-		}
-	}
-	if cfg.Slack.Enabled {
-		br, err := newSlack(ctx, cfg, tracker, log)
-		if err != nil {
-			return err
-		}
-		bridges = append(bridges, br)
-		access[br.Name()] = engine.Access{
-			Allowed:  stringIDs(cfg.Slack.AllowedUsers),
-			Owners:   stringIDs(cfg.Slack.Owners),
-			Everyone: cfg.Slack.AllowEveryone,
-		}
+		access[br.Name()] = p.access
 	}
 	if len(bridges) == 0 {
 		return usagef("no bridge is enabled in %s", *path)
@@ -344,6 +333,15 @@ func serveHealth(addr string, eng *engine.Engine, log *slog.Logger) (stop func()
 		_ = srv.Shutdown(ctx)
 		<-done
 	}, nil
+}
+
+// asBridge turns a constructor's concrete bridge into an engine.Bridge,
+// with no typed nil on error.
+func asBridge[B engine.Bridge](br B, err error) (engine.Bridge, error) {
+	if err != nil {
+		return nil, err
+	}
+	return br, nil
 }
 
 // sweeper is the part of the store that enforces retention.

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 )
 
 // Sentinel errors a Replier returns so the engine can act on them.
@@ -65,3 +66,24 @@ func newRef() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// Redact returns err with every match of re in its text replaced by repl
+// (which may use re's groups, as regexp.ReplaceAllString does), keeping
+// err in the chain for errors.Is and errors.As; err itself when nothing
+// matches. Bridges use it to hide tokens that platforms put in URLs.
+func Redact(err error, re *regexp.Regexp, repl string) error {
+	s := err.Error()
+	r := re.ReplaceAllString(s, repl)
+	if r == s {
+		return err
+	}
+	return &redactedError{text: r, err: err}
+}
+
+type redactedError struct {
+	text string
+	err  error
+}
+
+func (e *redactedError) Error() string { return e.text }
+func (e *redactedError) Unwrap() error { return e.err }

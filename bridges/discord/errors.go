@@ -48,19 +48,4 @@ var secretPathRE = regexp.MustCompile(`(/(?:webhooks|interactions)/\d+/)[^/?\s"]
 
 // redact hides interaction and webhook tokens in err's text, keeping the
 // error chain.
-func redact(err error) error {
-	s := err.Error()
-	r := secretPathRE.ReplaceAllString(s, "${1}[redacted]")
-	if r == s {
-		return err
-	}
-	return &redactedError{text: r, err: err}
-}
-
-type redactedError struct {
-	text string
-	err  error
-}
-
-func (e *redactedError) Error() string { return e.text }
-func (e *redactedError) Unwrap() error { return e.err }
+func redact(err error) error { return engine.Redact(err, secretPathRE, "${1}[redacted]") }

@@ -58,19 +58,6 @@ func notMember(err error) bool {
 // secretURLRE matches the secret part of response URLs.
 var secretURLRE = regexp.MustCompile(`(/(?:commands|actions)/[A-Z0-9]+/)[^\s"?]+`)
 
-func redact(err error) error {
-	s := err.Error()
-	r := secretURLRE.ReplaceAllString(s, "${1}[redacted]")
-	if r == s {
-		return err
-	}
-	return &redactedError{text: r, err: err}
-}
-
-type redactedError struct {
-	text string
-	err  error
-}
-
-func (e *redactedError) Error() string { return e.text }
-func (e *redactedError) Unwrap() error { return e.err }
+// redact hides the secret of response URLs in err's text, keeping the
+// error chain.
+func redact(err error) error { return engine.Redact(err, secretURLRE, "${1}[redacted]") }

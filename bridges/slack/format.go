@@ -68,7 +68,7 @@ import (
 // and safe for concurrent use, and takes time roughly linear in the
 // input for text as models write it (see BenchmarkRender).
 func Render(markdown string) (mrkdwn string) {
-	src := mrkdwnNormalize(markdown)
+	src := gfm.Normalize(markdown)
 	defer func() {
 		// A panic inside the parser must not take down a reply: escaped
 		// plain text is valid mrkdwn and loses nothing.
@@ -90,7 +90,7 @@ func Render(markdown string) (mrkdwn string) {
 // Render. Invalid UTF-8 and NUL bytes become U+FFFD and line ends become
 // "\n". PlainText is pure and safe for concurrent use.
 func PlainText(markdown string) string {
-	s := mrkdwnNormalize(markdown)
+	s := gfm.Normalize(markdown)
 	out := make([]byte, 0, len(s)+len(s)/8)
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
@@ -119,23 +119,6 @@ func PlainText(markdown string) string {
 // sent can only overestimate what it shows.
 func VisibleLen(mrkdwn string) int {
 	return utf8.RuneCountInString(mrkdwn)
-}
-
-// mrkdwnNormalize makes the source valid UTF-8 with '\n' line ends and no
-// NUL bytes. Valid UTF-8 never holds the bytes 0xF8-0xFF, which leaves
-// them free for the renderer's sentinels.
-func mrkdwnNormalize(s string) string {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	if strings.IndexByte(s, '\r') >= 0 {
-		s = strings.ReplaceAll(s, "\r\n", "\n")
-		s = strings.ReplaceAll(s, "\r", "\n")
-	}
-	if strings.IndexByte(s, 0) >= 0 {
-		s = strings.ReplaceAll(s, "\x00", "\uFFFD")
-	}
-	return s
 }
 
 // mrkdwnMaxIndent caps list indentation: deeper levels stay at this many
@@ -319,7 +302,7 @@ func (r *mrkdwnRenderer) list(l *ast.List) {
 			r.buf = strconv.AppendInt(r.buf, int64(num), 10)
 			r.buf = append(r.buf, l.Marker, ' ')
 			num++
-		case mrkdwnTaskBox(item) == nil:
+		case gfm.TaskBox(item) == nil:
 			r.buf = append(r.buf, "• "...)
 		}
 		// An unordered task item shows its checkbox instead of the bullet:
@@ -328,16 +311,6 @@ func (r *mrkdwnRenderer) list(l *ast.List) {
 		r.blocks(item, sep)
 		r.indent -= 4
 	}
-}
-
-// mrkdwnTaskBox returns the checkbox that starts a task list item, or nil.
-func mrkdwnTaskBox(item ast.Node) *east.TaskCheckBox {
-	if fc := item.FirstChild(); fc != nil {
-		if box, ok := fc.FirstChild().(*east.TaskCheckBox); ok {
-			return box
-		}
-	}
-	return nil
 }
 
 // inlines renders the inline children of n.

@@ -120,7 +120,7 @@ func mrkdwnCheck(s string) error {
 // digit outside) and reports an error unless exactly the renderer's
 // markers pair, properly nested.
 func renderCheckPairs(md string) error {
-	src := []byte(mrkdwnNormalize(md))
+	src := []byte(gfm.Normalize(md))
 	r := mrkdwnRenderer{src: src}
 	r.blocks(gfm.NewParser().Parse(gtext.NewReader(src)), 2)
 	b := mrkdwnMarkers(r.buf)
@@ -231,7 +231,7 @@ func renderVisible(mrkdwn string) string {
 // parses it: text, code, raw HTML and autolink labels, but not link
 // targets or fence info strings.
 func renderTreeContent(md string) []rune {
-	src := []byte(mrkdwnNormalize(md))
+	src := []byte(gfm.Normalize(md))
 	doc := gfm.NewParser().Parse(gtext.NewReader(src))
 	var out []rune
 	lines := func(n ast.Node) {
@@ -277,7 +277,7 @@ func renderTreeContent(md string) []rune {
 
 // renderSourceContent returns the content runes of the Markdown source.
 func renderSourceContent(md string) []rune {
-	md = mrkdwnNormalize(md)
+	md = gfm.Normalize(md)
 	md = renderEntityRE.ReplaceAllString(md, "")
 	md = renderHiddenRE.ReplaceAllString(md, "")
 	return renderAppendContent(nil, md)

@@ -48,7 +48,7 @@ import (
 // linear in len(markdown) for text as models write it, about 120 µs for a
 // 4 KB reply; deeply nested quotes or lists cost goldmark more.
 func RenderHTML(markdown string) (html string) {
-	src := htmlNormalize(markdown)
+	src := gfm.Normalize(markdown)
 	defer func() {
 		// A panic inside the parser must not take down a reply: plain
 		// escaped text is still valid HTML and loses nothing.
@@ -73,22 +73,6 @@ func PlainText(markdown string) string {
 		return markdown
 	}
 	return strings.ToValidUTF8(markdown, "\uFFFD")
-}
-
-// htmlNormalize makes the source valid UTF-8 with '\n' line ends and no NUL
-// bytes, so that code blocks keep no '\r' and the output is valid UTF-8.
-func htmlNormalize(s string) string {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	if strings.IndexByte(s, '\r') >= 0 {
-		s = strings.ReplaceAll(s, "\r\n", "\n")
-		s = strings.ReplaceAll(s, "\r", "\n")
-	}
-	if strings.IndexByte(s, 0) >= 0 {
-		s = strings.ReplaceAll(s, "\x00", "\uFFFD")
-	}
-	return s
 }
 
 // htmlMaxIndent caps list indentation: deeper levels stay at this many
@@ -248,7 +232,7 @@ func (r *htmlRenderer) list(l *ast.List) {
 			r.buf = strconv.AppendInt(r.buf, int64(num), 10)
 			r.buf = append(r.buf, l.Marker, ' ')
 			num++
-		case htmlTaskBox(item) == nil:
+		case gfm.TaskBox(item) == nil:
 			r.buf = append(r.buf, "• "...)
 		}
 		// An unordered task item shows its checkbox instead of the bullet:
@@ -257,16 +241,6 @@ func (r *htmlRenderer) list(l *ast.List) {
 		r.blocks(item, sep)
 		r.indent -= 2
 	}
-}
-
-// htmlTaskBox returns the checkbox that starts a task list item, or nil.
-func htmlTaskBox(item ast.Node) *east.TaskCheckBox {
-	if fc := item.FirstChild(); fc != nil {
-		if box, ok := fc.FirstChild().(*east.TaskCheckBox); ok {
-			return box
-		}
-	}
-	return nil
 }
 
 // inlines renders the inline children of n.

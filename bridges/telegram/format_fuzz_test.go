@@ -87,7 +87,7 @@ func renderAppendContent(dst []rune, s string) []rune {
 // treeContent returns the content runes of md's text as goldmark parses
 // it.
 func (c *renderChecker) treeContent(md string) []rune {
-	src := []byte(htmlNormalize(md))
+	src := []byte(gfm.Normalize(md))
 	doc := gfm.NewParser().Parse(text.NewReader(src))
 	var out []rune
 	lines := func(n ast.Node) {
@@ -133,7 +133,7 @@ func (c *renderChecker) treeContent(md string) []rune {
 
 // sourceContent returns the content runes of the Markdown source.
 func (c *renderChecker) sourceContent(md string) []rune {
-	md = htmlNormalize(md)
+	md = gfm.Normalize(md)
 	md = c.entityRef.ReplaceAllString(md, "")
 	md = c.hiddenSource.ReplaceAllString(md, "")
 	return renderAppendContent(nil, md)

@@ -4,10 +4,13 @@
 package gfm
 
 import (
+	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/extension"
+	east "github.com/yuin/goldmark/extension/ast"
 	"github.com/yuin/goldmark/parser"
 	"github.com/yuin/goldmark/text"
 	"github.com/yuin/goldmark/util"
@@ -40,4 +43,32 @@ func NewParser() parser.Parser {
 		)...),
 		parser.WithASTTransformers(util.Prioritized(extension.NewTableASTTransformer(), 0)),
 	)
+}
+
+// Normalize makes a model's text fit to parse and to send: valid UTF-8
+// (U+FFFD for bad bytes), '\n' line ends, and no NUL bytes. Valid UTF-8
+// never holds the bytes 0xF8-0xFF, which leaves them free for a renderer's
+// sentinels.
+func Normalize(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if strings.IndexByte(s, '\r') >= 0 {
+		s = strings.ReplaceAll(s, "\r\n", "\n")
+		s = strings.ReplaceAll(s, "\r", "\n")
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "\uFFFD")
+	}
+	return s
+}
+
+// TaskBox returns the checkbox that starts a task list item, or nil.
+func TaskBox(item ast.Node) *east.TaskCheckBox {
+	if fc := item.FirstChild(); fc != nil {
+		if box, ok := fc.FirstChild().(*east.TaskCheckBox); ok {
+			return box
+		}
+	}
+	return nil
 }

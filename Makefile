@@ -52,7 +52,7 @@ fuzz:
 # scripted provider (cmd/chatload); prints Markdown tables. The defaults
 # take a few minutes; the 1 GiB database for the start-up time is
 # generated once and cached (see -cache-dir).
-LOAD_ARGS ?= -chats 100 -tokens-per-reply 200 -token-rate 20 -db-size 1GiB
+LOAD_ARGS ?= -chats 100 -tokens-per-reply 200 -token-rate 20 -db-size 1GiB -startup-runs 3
 load:
 	$(GO) run ./cmd/chatload $(LOAD_ARGS)
 

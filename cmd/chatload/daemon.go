@@ -112,6 +112,17 @@ func (d *Daemon) LogTail(n int) string {
 	return string(b)
 }
 
+// errExit0 is a daemon's exit with status 0 where none was expected.
+var errExit0 = errors.New("exit status 0")
+
+// exitError is err, or errExit0 for a clean exit (err nil).
+func exitError(err error) error {
+	if err == nil {
+		return errExit0
+	}
+	return err
+}
+
 // Exited reports whether the daemon has exited, and how.
 func (d *Daemon) Exited() (bool, error) {
 	select {
@@ -131,7 +142,7 @@ func (d *Daemon) Stop(grace time.Duration) error {
 	}
 	d.stopped = true
 	if exited, err := d.Exited(); exited {
-		return fmt.Errorf("chatbridge exited before it was stopped (%v); log tail:\n%s", err, d.LogTail(2000))
+		return fmt.Errorf("chatbridge exited before it was stopped (%w); log tail:\n%s", exitError(err), d.LogTail(2000))
 	}
 	_ = d.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -177,13 +188,15 @@ func (d *Daemon) WaitFor(ctx context.Context, what string, limit, step time.Dura
 	return nil
 }
 
+// poll checks cond every step until it holds, failing when the daemon
+// exits, limit passes or ctx ends.
 func (d *Daemon) poll(ctx context.Context, limit, step time.Duration, cond func() bool) error {
 	deadline := time.Now().Add(limit)
 	t := time.NewTicker(step)
 	defer t.Stop()
 	for !cond() {
 		if exited, err := d.Exited(); exited {
-			return fmt.Errorf("chatbridge exited (%v); log tail:\n%s", err, d.LogTail(4000))
+			return fmt.Errorf("chatbridge exited (%w); log tail:\n%s", exitError(err), d.LogTail(4000))
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("not within %v; log tail:\n%s", limit, d.LogTail(4000))

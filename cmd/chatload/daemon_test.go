@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,6 +61,14 @@ func TestDaemon_EarlyExitIsReported(t *testing.T) {
 	}
 	if err := d.Stop(time.Minute); err == nil || !strings.Contains(err.Error(), "exited before it was stopped") {
 		t.Errorf("Stop = %v, want the early exit", err)
+	}
+}
+
+func TestDaemon_CleanExitIsStillAnError(t *testing.T) {
+	d := startScript(t, `exit 0`)
+	err := d.WaitFor(context.Background(), "readiness", time.Minute, time.Millisecond, func() bool { return false })
+	if !errors.Is(err, errExit0) {
+		t.Errorf("WaitFor = %v, want errExit0", err)
 	}
 }
 

@@ -28,6 +28,7 @@ type tokenClock struct {
 	tokens      int64
 }
 
+// newTokenClock returns an empty clock.
 func newTokenClock() *tokenClock {
 	return &tokenClock{first: map[string]time.Time{}, last: map[string]time.Time{}}
 }
@@ -50,6 +51,8 @@ func (c *tokenClock) observe(req *openroutertest.ChatRequest, _ int, at time.Tim
 	c.last[key] = at
 }
 
+// times returns the first and last token times of the chat whose user
+// message is key; ok is false before its first token.
 func (c *tokenClock) times(key string) (first, last time.Time, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -57,6 +60,7 @@ func (c *tokenClock) times(key string) (first, last time.Time, ok bool) {
 	return first, c.last[key], ok
 }
 
+// count is the number of tokens written to all chats.
 func (c *tokenClock) count() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -184,7 +188,7 @@ func runPlatform(ctx context.Context, o Options, bin, name, work string, logf fu
 		case <-tick.C:
 		}
 		if exited, err := d.Exited(); exited {
-			return res, fmt.Errorf("chatbridge exited under load (%v); log tail:\n%s", err, d.LogTail(4000))
+			return res, fmt.Errorf("chatbridge exited under load (%w); log tail:\n%s", exitError(err), d.LogTail(4000))
 		}
 		for i := range done {
 			if !done[i] && normalize(strings.Join(p.Reply(i).Texts, " ")) == want {

@@ -90,6 +90,7 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	return o, nil
 }
 
+// validate checks the ranges of the parsed flags.
 func (o Options) validate() error {
 	switch {
 	case o.Chats < 1 || o.Chats > 5000:

@@ -75,11 +75,14 @@ func newPlatform(name string, chats int) (Platform, error) {
 
 // ---- Telegram ----
 
+// telegramPlatform is the Telegram fake with its flood limits on and one
+// private chat per user.
 type telegramPlatform struct {
 	fake  *telegramtest.Server
 	users []telegramtest.User
 }
 
+// newTelegram starts the Telegram fake with chats users.
 func newTelegram(chats int) *telegramPlatform {
 	p := &telegramPlatform{fake: telegramtest.NewServer(telegramtest.Options{
 		ChatLimit:   telegramtest.Limit{Every: time.Second, Burst: 3},
@@ -145,6 +148,8 @@ func (p *telegramPlatform) Close() { p.fake.Close() }
 
 // ---- Discord ----
 
+// discordPlatform is the Discord fake (REST and gateway) with its limits
+// on and one DM channel per user, created up front.
 type discordPlatform struct {
 	fake     *discordtest.Server
 	users    []discordtest.User
@@ -152,6 +157,7 @@ type discordPlatform struct {
 	botID    string
 }
 
+// newDiscord starts the Discord fake with chats users.
 func newDiscord(chats int) *discordPlatform {
 	p := &discordPlatform{fake: discordtest.NewServer(discordtest.Options{
 		ChannelLimit: discordtest.Limit{Every: time.Second, Burst: 5},
@@ -221,12 +227,15 @@ func (p *discordPlatform) Close() { p.fake.Close() }
 
 // ---- Slack ----
 
+// slackPlatform is the Slack fake (Web API and Socket Mode) with the
+// documented method tiers on and one DM per user.
 type slackPlatform struct {
 	fake  *slacktest.Server
 	users []string
 	bot   string
 }
 
+// newSlack starts the Slack fake with chats users.
 func newSlack(chats int) *slackPlatform {
 	perMethod, perChannel := slacktest.SlackLimits()
 	p := &slackPlatform{fake: slacktest.NewServer(slacktest.Options{Limits: perMethod, ChannelLimits: perChannel})}

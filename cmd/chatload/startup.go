@@ -186,6 +186,8 @@ func MeasureStartup(ctx context.Context, bin string, c StartupCase, work string,
 	return res, nil
 }
 
+// startupOnce starts the daemon on c once, waits for /healthz and the
+// first getUpdates, samples its memory, stops it and adds to res.
 func startupOnce(ctx context.Context, bin string, c StartupCase, dir string, res *StartupResult) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("make work dir: %w", err)

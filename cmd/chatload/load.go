@@ -207,7 +207,9 @@ func runPlatform(ctx context.Context, o Options, bin, name, work string, logf fu
 	if err != nil {
 		return res, err
 	}
-	res.Wall = lastDone.Sub(start)
+	if !lastDone.IsZero() {
+		res.Wall = lastDone.Sub(start)
+	}
 	res.CPU = after.CPU - idle.CPU
 	res.PeakRSS = after.HWM
 	res.Tokens = clock.count()
@@ -233,6 +235,13 @@ func runPlatform(ctx context.Context, o Options, bin, name, work string, logf fu
 		}
 		editsSum += float64(v.Edits)
 		res.EditsMax = max(res.EditsMax, v.Edits)
+	}
+	for i := range o.Chats {
+		if !done[i] {
+			got := normalize(strings.Join(p.Reply(i).Texts, " "))
+			logf("%s: chat %d is not whole: %s", name, i, firstDifference(got, want))
+			break
+		}
 	}
 	res.FirstText = Summarize(lat)
 	res.EditsMean = editsSum / float64(o.Chats)
@@ -276,7 +285,7 @@ func LoadTable(o Options, rs []Result) Table {
 			strconv.Itoa(r.Early),
 			countsBy(r.TooMany, r.TooManyBy),
 			fmt.Sprintf("%d / %d", r.Completed, r.Lost),
-			r.Wall.Round(100 * time.Millisecond).String(),
+			wall(r.Wall),
 			fmt.Sprintf("%.3f s (%.1f µs/token)", r.CPUPer1kTokens().Seconds(), float64(r.CPUPer1kTokens())/1e3/1e3),
 			mib(r.IdleRSS),
 			mib(r.PeakRSS),
@@ -302,4 +311,27 @@ func countsBy(total int, by map[string]int) string {
 		parts[i] = fmt.Sprintf("%s %d", k, by[k])
 	}
 	return fmt.Sprintf("%d (%s)", total, strings.Join(parts, ", "))
+}
+
+// wall formats the time until the last reply was whole ("n/a" if none was).
+func wall(d time.Duration) string {
+	if d <= 0 {
+		return "n/a"
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+// firstDifference describes where got first differs from want, with a
+// little context of each.
+func firstDifference(got, want string) string {
+	i := 0
+	for i < len(got) && i < len(want) && got[i] == want[i] {
+		i++
+	}
+	if i == len(got) && i == len(want) {
+		return "no difference"
+	}
+	from := max(0, i-40)
+	return fmt.Sprintf("%d of %d characters shown; from character %d it shows %q, want %q",
+		len(got), len(want), from, got[from:min(len(got), i+40)], want[from:min(len(want), i+40)])
 }

@@ -88,6 +88,22 @@ func TestLoadTable(t *testing.T) {
 	}
 }
 
+func TestFirstDifference(t *testing.T) {
+	if got := firstDifference("same", "same"); got != "no difference" {
+		t.Errorf("equal texts: %q", got)
+	}
+	got := firstDifference("lorem ipsum &amp; dolor", "lorem ipsum & dolor")
+	if !strings.Contains(got, `shows "lorem ipsum &amp; dolor", want "lorem ipsum & dolor"`) {
+		t.Errorf("firstDifference = %q", got)
+	}
+	if got := firstDifference("lorem", "lorem ipsum"); !strings.Contains(got, "5 of 11 characters shown") {
+		t.Errorf("a prefix: %q", got)
+	}
+	if wall(0) != "n/a" || wall(1234*time.Millisecond) != "1.2s" {
+		t.Errorf("wall: %q %q", wall(0), wall(1234*time.Millisecond))
+	}
+}
+
 func TestCountsBy(t *testing.T) {
 	if got := countsBy(0, nil); got != "0" {
 		t.Errorf("countsBy(0) = %q", got)

@@ -21,10 +21,24 @@ type budget struct {
 func newBudget(spec RateSpec) *budget {
 	b := &budget{}
 	if spec.Every > 0 {
-		burst := max(spec.Burst, 1)
+		burst := max(spec.Burst-1, 1) // one in reserve for jitter (see RateSpec)
 		b.lim = rate.NewLimiter(rate.Every(spec.Every), burst)
 	}
 	return b
+}
+
+// TryWait takes a token if one is there now and no pause is in force, and
+// reports whether it did; it never blocks. For calls that are worth
+// making only when they cost no one else a wait (the typing indicator).
+func (b *budget) TryWait() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	b.lastUsed = now
+	if now.Before(b.pausedUntil) {
+		return false
+	}
+	return b.lim == nil || b.lim.AllowN(now, 1)
 }
 
 // Wait blocks until one call may be made, or ctx ends. It never lets a call

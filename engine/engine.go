@@ -242,8 +242,12 @@ const (
 	DialectSlackMrkdwn
 )
 
-// RateSpec is a token bucket: one token every Every, at most Burst saved.
-// The zero value means unlimited.
+// RateSpec is a platform's published limit as a token bucket: one token
+// every Every, at most Burst saved. The zero value means unlimited. The
+// engine keeps one token of a burst in reserve (it sends at most Burst-1
+// at once): calls leave here spaced by the limit but arrive with network
+// and scheduling jitter, and a platform that counts exactly the same
+// bucket would answer a call that arrives a little early with a 429.
 type RateSpec struct {
 	Every time.Duration
 	Burst int

@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// finalTimeout bounds the last edit of a reply. It runs without the turn's
+// finalTimeout bounds the last edit of a reply, plus one chat budget
+// interval per message the reply takes. It runs without the turn's
 // cancellation so a stopped or interrupted reply still says so.
 const finalTimeout = 10 * time.Second
 
@@ -180,10 +181,7 @@ func (s *stream) typeUntil(ctx context.Context, done <-chan struct{}) {
 	typer, ok := s.r.(Typer)
 	for {
 		if ok {
-			err := s.call(ctx, func(ctx context.Context) error { return typer.Typing(ctx) })
-			if err != nil && ctx.Err() == nil {
-				s.log.Debug("typing indicator failed", "err", err)
-			}
+			s.typing(ctx, typer)
 		}
 		interval := s.caps.TypingInterval
 		if !ok || interval <= 0 {
@@ -202,6 +200,27 @@ func (s *stream) typeUntil(ctx context.Context, done <-chan struct{}) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// typing shows the typing indicator once, only if both budgets have a
+// token at hand: it is decoration, and under load the budget is better
+// spent on the text itself (the next renewal tries again). A rate limit
+// pauses the chat as for any call.
+func (s *stream) typing(ctx context.Context, typer Typer) {
+	if !s.bridge.TryWait() || !s.chat.TryWait() {
+		return
+	}
+	err := typer.Typing(ctx)
+	var rl *RateLimitError
+	switch {
+	case errors.As(err, &rl):
+		if s.onRateLimit != nil {
+			s.onRateLimit()
+		}
+		s.chat.Pause(max(rl.RetryAfter, time.Second))
+	case err != nil && ctx.Err() == nil:
+		s.log.Debug("typing indicator failed", "err", err)
 	}
 }
 
@@ -235,7 +254,10 @@ func (s *stream) Finish(ctx context.Context, footer string) error {
 	if strings.TrimSpace(text) == "" {
 		return nil
 	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalTimeout)
+	// A long reply that was generated fast may still have many parts to
+	// send, each waiting its turn in the chat's budget: allow for them.
+	limit := finalTimeout + time.Duration(len(Split(text, s.maxLen, s.caps.LenUnit)))*s.caps.ChatBudget.Every
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), limit)
 	defer cancel()
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {

@@ -1,0 +1,109 @@
+package engine_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/chatbridge/chatbridge/engine"
+	"github.com/chatbridge/chatbridge/engine/enginetest"
+)
+
+// TestBudget_TypingNeverDelaysText: when the bridge-wide budget is short,
+// the typing indicator is skipped rather than queued, so every chat's
+// first text goes out one budget interval after the previous one.
+// Without that, each chat's typing call would take a token first and the
+// third chat's text would come two intervals later.
+func TestBudget_TypingNeverDelaysText(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		caps := testCaps()
+		caps.BridgeBudget = engine.RateSpec{Every: time.Second, Burst: 2} // the engine sends 1 at once, then 1/s
+		script := enginetest.Script{FirstDelay: 100 * time.Millisecond, Deltas: []string{"hello"}}
+		prov := enginetest.NewProvider(script, script, script)
+		h := newHarness(t, caps, prov)
+		defer h.close()
+		start := time.Now()
+		var rs []*enginetest.Replier
+		for i := range 3 {
+			r := enginetest.NewReplier(4096, engine.UTF16)
+			rs = append(rs, r)
+			h.send(r, engine.ChatID(fmt.Sprint("c", i)), "hi")
+		}
+		h.settle()
+		typing := 0
+		var firstTexts []time.Duration
+		for _, r := range rs {
+			for _, c := range r.Calls() {
+				if c.Kind == enginetest.CallTyping {
+					typing++
+				}
+			}
+			sends := calls(r, enginetest.CallSend)
+			if len(sends) == 0 {
+				t.Fatal("a chat got no reply")
+			}
+			firstTexts = append(firstTexts, sends[0].At.Sub(start))
+		}
+		if typing != 1 {
+			t.Errorf("typing indicators = %d, want 1 (the one token at hand)", typing)
+		}
+		slices.Sort(firstTexts)
+		for i, at := range firstTexts {
+			if at > time.Duration(i+1)*time.Second+200*time.Millisecond {
+				t.Errorf("first texts at %v: the %d. came after +%v; typing held it back", firstTexts, i+1, time.Duration(i+1)*time.Second)
+			}
+		}
+	})
+}
+
+// TestBudget_OneTokenInReserve: a chat budget of 3 at once sends 2 at
+// once, so calls that arrive at the platform with some jitter still find
+// a token in its bucket.
+func TestBudget_OneTokenInReserve(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		caps := testCaps()
+		caps.MinEditInterval = 0
+		caps.TypingInterval = 0
+		caps.ChatBudget = engine.RateSpec{Every: time.Second, Burst: 3}
+		prov := enginetest.NewProvider(enginetest.Script{Delay: 300 * time.Millisecond, Deltas: enginetest.Words(8, "w")})
+		h := newHarness(t, caps, prov)
+		defer h.close()
+		r := enginetest.NewReplier(4096, engine.UTF16)
+		start := time.Now()
+		h.send(r, "c1", "hi")
+		h.settle()
+		all := calls(r, enginetest.CallTyping, enginetest.CallSend, enginetest.CallEdit)
+		if len(all) < 3 {
+			t.Fatalf("calls = %d, want at least 3", len(all))
+		}
+		at := func(i int) time.Duration { return all[i].At.Sub(start) }
+		if at(1) >= time.Second || at(2) < time.Second {
+			t.Errorf("calls at +%v, +%v, +%v: want two at once, the third a second later", at(0), at(1), at(2))
+		}
+	})
+}
+
+// TestBudget_LongFastReplyIsShownWhole: a reply generated faster than the
+// chat's budget lets it be shown still arrives whole, however many
+// messages it takes after the model has finished.
+func TestBudget_LongFastReplyIsShownWhole(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		caps := testCaps()
+		caps.MaxLen = 200
+		caps.ChatBudget = engine.RateSpec{Every: 2 * time.Second, Burst: 1}
+		long := strings.Repeat("Twenty characters.. ", 150) // 3,000 characters: 15+ messages, 30+ s
+		prov := enginetest.NewProvider(enginetest.Script{Deltas: strings.SplitAfter(long, " ")})
+		h := newHarness(t, caps, prov)
+		defer h.close()
+		r := enginetest.NewReplier(200, engine.UTF16)
+		h.send(r, "c1", "go")
+		h.settle()
+		got := strings.Join(strings.Fields(strings.Join(r.Messages(), " ")), " ")
+		if want := strings.Join(strings.Fields(long), " "); got != want {
+			t.Errorf("shown %d of %d characters in %d messages", len(got), len(want), len(r.Messages()))
+		}
+	})
+}

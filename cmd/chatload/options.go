@@ -55,7 +55,7 @@ func ParseOptions(args []string, stderr io.Writer) (Options, error) {
 	rate := fs.Float64("token-rate", 20, "tokens per second the scripted provider streams per reply (0.1..10000)")
 	ramp := fs.Duration("ramp", 0, "spread the chats' first messages over this time (0: all at once)")
 	timeout := fs.Duration("timeout", 30*time.Minute, "give up on a platform's replies after this long")
-	stall := fs.Duration("stall", 2*time.Minute, "give up on a platform's replies when none became whole for this long")
+	stall := fs.Duration("stall", 5*time.Minute, "give up on a platform's replies when none became whole for this long (Slack's 50 edits a minute can keep 100 finished replies waiting minutes)")
 	bin := fs.String("bin", "", "path to a built chatbridge binary (default: go build ./cmd/chatbridge into a temp dir)")
 	dbSize := fs.String("db-size", "1GiB", "database size for the start-up measurement (e.g. 1GiB, 200MiB, 0 to skip)")
 	startupRuns := fs.Int("startup-runs", 5, "start-up measurements to take (1..50)")

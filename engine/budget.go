@@ -27,10 +27,11 @@ func newBudget(spec RateSpec) *budget {
 	return b
 }
 
-// TryWait takes a token if one is there now and no pause is in force, and
-// reports whether it did; it never blocks. For calls that are worth
-// making only when they cost no one else a wait (the typing indicator).
-func (b *budget) TryWait() bool {
+// TrySpare takes a token if no pause is in force and at least one more
+// is left after it, and reports whether it did; it never blocks. For
+// calls worth making only when they cost the calls that matter no wait
+// (the typing indicator, which text is about to replace).
+func (b *budget) TrySpare() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := time.Now()
@@ -38,7 +39,10 @@ func (b *budget) TryWait() bool {
 	if now.Before(b.pausedUntil) {
 		return false
 	}
-	return b.lim == nil || b.lim.AllowN(now, 1)
+	if b.lim == nil {
+		return true
+	}
+	return b.lim.TokensAt(now) >= 2 && b.lim.AllowN(now, 1)
 }
 
 // Wait blocks until one call may be made, or ctx ends. It never lets a call

@@ -13,14 +13,14 @@ import (
 )
 
 // TestBudget_TypingNeverDelaysText: when the bridge-wide budget is short,
-// the typing indicator is skipped rather than queued, so every chat's
-// first text goes out one budget interval after the previous one.
-// Without that, each chat's typing call would take a token first and the
-// third chat's text would come two intervals later.
+// the typing indicator is skipped rather than queued, and never takes the
+// token a first text needs, so the chats' first texts go out as fast as
+// the budget allows. Without that, each chat's typing call would take a
+// token first and the third chat's text would come two intervals later.
 func TestBudget_TypingNeverDelaysText(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		caps := testCaps()
-		caps.BridgeBudget = engine.RateSpec{Every: time.Second, Burst: 2} // the engine sends 1 at once, then 1/s
+		caps.BridgeBudget = engine.RateSpec{Every: time.Second, Burst: 3} // the engine sends 2 at once, then 1/s
 		script := enginetest.Script{FirstDelay: 100 * time.Millisecond, Deltas: []string{"hello"}}
 		prov := enginetest.NewProvider(script, script, script)
 		h := newHarness(t, caps, prov)
@@ -48,7 +48,7 @@ func TestBudget_TypingNeverDelaysText(t *testing.T) {
 			firstTexts = append(firstTexts, sends[0].At.Sub(start))
 		}
 		if typing != 1 {
-			t.Errorf("typing indicators = %d, want 1 (the one token at hand)", typing)
+			t.Errorf("typing indicators = %d, want 1 (the one token to spare)", typing)
 		}
 		slices.Sort(firstTexts)
 		for i, at := range firstTexts {

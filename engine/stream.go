@@ -204,11 +204,11 @@ func (s *stream) typeUntil(ctx context.Context, done <-chan struct{}) {
 }
 
 // typing shows the typing indicator once, only if both budgets have a
-// token at hand: it is decoration, and under load the budget is better
-// spent on the text itself (the next renewal tries again). A rate limit
-// pauses the chat as for any call.
+// token to spare beyond the one the first text will need: it is
+// decoration, and a short budget is better spent on the text itself (the
+// next renewal tries again). A rate limit pauses the chat as for any call.
 func (s *stream) typing(ctx context.Context, typer Typer) {
-	if !s.bridge.TryWait() || !s.chat.TryWait() {
+	if !s.bridge.TrySpare() || !s.chat.TrySpare() {
 		return
 	}
 	err := typer.Typing(ctx)

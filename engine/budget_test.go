@@ -107,3 +107,38 @@ func TestBudget_LongFastReplyIsShownWhole(t *testing.T) {
 		}
 	})
 }
+
+// TestBudget_QueuedFinalEditsAreNotGivenUp: when many replies wait for a
+// short bot-wide budget, their final edits wait as long as it takes
+// (here about a minute, far past the final timeout) instead of leaving
+// the replies cut short.
+func TestBudget_QueuedFinalEditsAreNotGivenUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		caps := testCaps()
+		caps.BridgeBudget = engine.RateSpec{Every: time.Second, Burst: 2}
+		const chats = 30
+		var scripts []enginetest.Script
+		for range chats {
+			scripts = append(scripts, enginetest.Script{Delay: 200 * time.Millisecond, Deltas: []string{"the ", "whole ", "answer"}})
+		}
+		h := newHarness(t, caps, enginetest.NewProvider(scripts...))
+		defer h.close()
+		var rs []*enginetest.Replier
+		for i := range chats {
+			r := enginetest.NewReplier(4096, engine.UTF16)
+			rs = append(rs, r)
+			h.send(r, engine.ChatID(fmt.Sprint("c", i)), "hi")
+		}
+		start := time.Now()
+		h.settle()
+		cut := 0
+		for _, r := range rs {
+			if r.Last() != "the whole answer" {
+				cut++
+			}
+		}
+		if cut > 0 {
+			t.Errorf("%d of %d replies left cut short after %v", cut, chats, time.Since(start))
+		}
+	})
+}

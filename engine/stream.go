@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-// finalTimeout bounds the last edit of a reply, plus one chat budget
-// interval per message the reply takes. It runs without the turn's
-// cancellation so a stopped or interrupted reply still says so.
+// finalTimeout bounds the last edit of a stopped or interrupted reply,
+// plus one chat budget interval per message the reply takes (see
+// finalContext).
 const finalTimeout = 10 * time.Second
 
 // maxCallAttempts bounds how often one send or edit is tried again after a
@@ -226,9 +226,11 @@ func (s *stream) typing(ctx context.Context, typer Typer) {
 
 // Finish stops the flusher and shows the final text with footer appended
 // (a Markdown note on how the reply ended; empty when it simply finished).
-// The final calls use a context detached from ctx's cancellation, bounded by
-// finalTimeout, so they go out during /stop and shutdown too. Finish blocks
-// until the final text is shown or given up on. Call it once.
+// The final calls use finalContext: they wait for the budgets as long as
+// the turn goes on (under load many replies queue for a bot-wide budget,
+// and giving up would leave a reply cut short for good), and they still go
+// out, within a bound, during /stop and shutdown. Finish blocks until the
+// final text is shown or given up on. Call it once.
 func (s *stream) Finish(ctx context.Context, footer string) error {
 	close(s.stop)
 	<-s.stopped
@@ -254,10 +256,10 @@ func (s *stream) Finish(ctx context.Context, footer string) error {
 	if strings.TrimSpace(text) == "" {
 		return nil
 	}
-	// A long reply that was generated fast may still have many parts to
-	// send, each waiting its turn in the chat's budget: allow for them.
+	// Once ctx ends, a long reply may still have many parts to send, each
+	// waiting its turn in the chat's budget: allow for them.
 	limit := finalTimeout + time.Duration(len(Split(text, s.maxLen, s.caps.LenUnit)))*s.caps.ChatBudget.Every
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), limit)
+	fctx, cancel := finalContext(ctx, limit)
 	defer cancel()
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
@@ -269,6 +271,21 @@ func (s *stream) Finish(ctx context.Context, footer string) error {
 		}
 	}
 	return err
+}
+
+// finalContext is free of ctx's cancellation and unbounded while ctx
+// lasts; from the moment ctx ends (at once if it has: /stop, shutdown)
+// it has limit left.
+func finalContext(ctx context.Context, limit time.Duration) (context.Context, context.CancelFunc) {
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(limit, cancel)
+		context.AfterFunc(fctx, func() { t.Stop() })
+	})
+	return fctx, func() {
+		stop()
+		cancel()
+	}
 }
 
 // flush makes the platform show text: it splits it at the limit, edits the

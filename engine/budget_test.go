@@ -142,3 +142,35 @@ func TestBudget_QueuedFinalEditsAreNotGivenUp(t *testing.T) {
 		}
 	})
 }
+
+// TestBudget_GlobalRateLimitPausesEveryChat: a 429 marked Global (Discord's
+// global limit) holds back every chat of the bridge, not only the one
+// whose call got it.
+func TestBudget_GlobalRateLimitPausesEveryChat(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		script := enginetest.Script{FirstDelay: time.Second, Deltas: []string{"hello"}}
+		h := newHarness(t, testCaps(), enginetest.NewProvider(script, script))
+		defer h.close()
+		first := enginetest.NewReplier(4096, engine.UTF16)
+		var limitedAt time.Time
+		first.Fault = func(c enginetest.Call) error {
+			if c.Kind == enginetest.CallSend && limitedAt.IsZero() {
+				limitedAt = time.Now()
+				return &engine.RateLimitError{RetryAfter: 5 * time.Second, Global: true}
+			}
+			return nil
+		}
+		other := enginetest.NewReplier(4096, engine.UTF16)
+		h.send(first, "c1", "hi")
+		time.Sleep(1500 * time.Millisecond) // c1's send has hit the limit
+		h.send(other, "c2", "hi")
+		h.settle()
+		sends := calls(other, enginetest.CallSend)
+		if limitedAt.IsZero() || len(sends) == 0 {
+			t.Fatal("no global 429, or no reply in the other chat")
+		}
+		if gap := sends[0].At.Sub(limitedAt); gap < 5*time.Second {
+			t.Errorf("the other chat sent %v after a global 429 of 5s", gap)
+		}
+	})
+}

@@ -285,9 +285,11 @@ type Caps struct {
 }
 
 // RateLimitError is returned by a Replier when the platform asked to wait.
-// The engine sends nothing to that chat until RetryAfter has passed.
+// The engine sends nothing to that chat until RetryAfter has passed; with
+// Global (Discord's global limit), nothing through the whole bridge.
 type RateLimitError struct {
 	RetryAfter time.Duration
+	Global     bool
 	Err        error
 }
 

@@ -219,6 +219,9 @@ func (s *stream) typing(ctx context.Context, typer Typer) {
 			s.onRateLimit()
 		}
 		s.chat.Pause(max(rl.RetryAfter, time.Second))
+		if rl.Global {
+			s.bridge.Pause(max(rl.RetryAfter, time.Second))
+		}
 	case err != nil && ctx.Err() == nil:
 		s.log.Debug("typing indicator failed", "err", err)
 	}
@@ -456,6 +459,9 @@ func (s *stream) call(ctx context.Context, fn func(context.Context) error) error
 				pause = time.Second // the platform did not say; be careful
 			}
 			s.chat.Pause(pause)
+			if rl.Global {
+				s.bridge.Pause(pause)
+			}
 			continue
 		default:
 			return err

@@ -22,7 +22,7 @@ func mapError(err error) error {
 	}
 	var rl *discordgo.RateLimitError
 	if errors.As(err, &rl) && rl.RateLimit != nil && rl.TooManyRequests != nil {
-		return &engine.RateLimitError{RetryAfter: rl.RetryAfter, Err: redact(err)}
+		return &engine.RateLimitError{RetryAfter: rl.RetryAfter, Global: rl.Bucket == globalBucket, Err: redact(err)}
 	}
 	var rest *discordgo.RESTError
 	if errors.As(err, &rest) {

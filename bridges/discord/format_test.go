@@ -71,11 +71,16 @@ func TestNormalize429(t *testing.T) {
 		{"reset epoch", `{"retry_after":0.2}`, h("X-RateLimit-Reset", fmt.Sprint(now.Unix()+4)), `"retry_after":4`},
 		{"html from a proxy", `<html>slow down</html>`, h("Retry-After", "7"), `"retry_after":7`},
 		{"nothing said", ``, h(), `"retry_after":5`},
+		{"global by the body", `{"retry_after":1,"global":true}`, h(), `"bucket":"chatbridge:global"`},
+		{"global by the header", `{"retry_after":1}`, h("X-RateLimit-Scope", "global"), `"bucket":"chatbridge:global"`},
 	}
 	for _, c := range cases {
 		got := string(normalize429([]byte(c.body), c.h, now))
 		if !strings.Contains(got, c.want) {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+		if global := strings.Contains(got, globalBucket); global != strings.HasPrefix(c.name, "global") {
+			t.Errorf("%s: global = %v in %s", c.name, global, got)
 		}
 	}
 }
@@ -84,10 +89,14 @@ func TestMapError(t *testing.T) {
 	rl := &discordgo.RateLimitError{RateLimit: &discordgo.RateLimit{TooManyRequests: &discordgo.TooManyRequests{RetryAfter: 1500 * time.Millisecond},
 		URL: "https://discord.com/api/v9/webhooks/800/secret-interaction-token/messages/@original"}}
 	var erl *engine.RateLimitError
-	if err := mapError(rl); !errors.As(err, &erl) || erl.RetryAfter != 1500*time.Millisecond {
+	if err := mapError(rl); !errors.As(err, &erl) || erl.RetryAfter != 1500*time.Millisecond || erl.Global {
 		t.Errorf("429: %v", err)
 	} else if strings.Contains(err.Error(), "secret-interaction-token") {
 		t.Errorf("the interaction token leaked: %v", err)
+	}
+	rl.TooManyRequests.Bucket = globalBucket
+	if err := mapError(rl); !errors.As(err, &erl) || !erl.Global {
+		t.Errorf("a global 429 is not marked global: %v", err)
 	}
 	long := &discordgo.RESTError{
 		Response:     &http.Response{StatusCode: 400},

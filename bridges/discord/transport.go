@@ -59,11 +59,16 @@ func (t *transport) clock() time.Time {
 	return time.Now()
 }
 
+// globalBucket is the bucket name normalize429 gives a 429 of the global
+// limit, which applies to every channel.
+const globalBucket = "chatbridge:global"
+
 // defaultRetry is the wait when a 429 says nothing about how long.
 const defaultRetry = 5 * time.Second
 
 // normalize429 returns a JSON 429 body whose retry_after (seconds) is the
-// longest wait that the body and the headers announce.
+// longest wait that the body and the headers announce, and whose bucket is
+// globalBucket when the limit is the global one.
 func normalize429(body []byte, h http.Header, now time.Time) []byte {
 	var doc map[string]any
 	if json.Unmarshal(body, &doc) != nil || doc == nil {
@@ -87,6 +92,11 @@ func normalize429(body []byte, h http.Header, now time.Time) []byte {
 	}
 	if wait < 0 {
 		wait = defaultRetry
+	}
+	// discordgo keeps no "global" flag, but it keeps the bucket name.
+	if doc["global"] == true || strings.EqualFold(h.Get("X-RateLimit-Global"), "true") ||
+		strings.EqualFold(h.Get("X-RateLimit-Scope"), "global") {
+		doc["bucket"] = globalBucket
 	}
 	doc["retry_after"] = math.Ceil(wait.Seconds()*1000) / 1000
 	out, err := json.Marshal(doc)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"filippo.io/age"
 	"filippo.io/age/armor"
@@ -29,6 +30,7 @@ func (c *cli) check(ctx context.Context, args []string) error {
 	fs := c.flags("check")
 	path := fs.String("config", defaultConfig, "config file")
 	online := fs.Bool("online", false, "also call each enabled platform's identity endpoint and OpenRouter's key endpoint")
+	verify := fs.Bool("storage", false, "also verify the checksum of every stored record (the daemon must be stopped)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -39,6 +41,11 @@ func (c *cli) check(ctx context.Context, args []string) error {
 	fmt.Fprintf(c.stdout, "%s: configuration is valid\n", *path)
 	for _, m := range cfg.MissingForRun() {
 		fmt.Fprintf(c.stdout, "note: to run, set %s\n", m)
+	}
+	if *verify {
+		if err := c.verifyStorage(ctx, cfg); err != nil {
+			return err
+		}
 	}
 	if !*online {
 		return nil
@@ -83,6 +90,28 @@ func (c *cli) check(ctx context.Context, args []string) error {
 	if failed {
 		return errors.New("an online check failed")
 	}
+	return nil
+}
+
+// verifyStorage checks every stored record's checksum (check -storage). It
+// reads the whole database, which is why run does not do it at start: a
+// read that finds a corrupt record skips it and counts it in /status.
+func (c *cli) verifyStorage(ctx context.Context, cfg *config.Config) error {
+	st, err := openStore(ctx, cfg, newLogger(c.stderr, 8))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	start := time.Now()
+	n, err := st.Verify(ctx)
+	if err != nil {
+		return fmt.Errorf("verify storage: %w", err)
+	}
+	if n > 0 {
+		fmt.Fprintf(c.stdout, "storage: %d corrupt records in %s (they are skipped; restore a backup to get them back)\n", n, cfg.Storage.Dir)
+		return errors.New("storage has corrupt records")
+	}
+	fmt.Fprintf(c.stdout, "storage: every record in %s is intact (checked in %s)\n", cfg.Storage.Dir, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

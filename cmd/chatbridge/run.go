@@ -101,12 +101,6 @@ func (c *cli) run(ctx context.Context, args []string) error {
 			log.Error("close storage", "err", err)
 		}
 	}()
-	// Every record's checksum, once at start; /status shows the count.
-	if n, err := st.Verify(ctx); err != nil {
-		log.Warn("verifying storage", "err", err)
-	} else if n > 0 {
-		log.Warn("corrupt records found; they are skipped and shown in /status", "count", n)
-	}
 	eng, err := newEngine(cfg, newProvider(cfg, log), st, tracker, access, log)
 	if err != nil {
 		return err

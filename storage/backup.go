@@ -27,6 +27,7 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) error {
 	stream := s.db.NewStream()
 	stream.LogPrefix = "chatbridge backup"
 	stream.MaxSize = backupBatchBytes
+	stream.NumGo = 1
 	if _, err := stream.Backup(w, 0); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}

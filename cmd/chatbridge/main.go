@@ -57,10 +57,10 @@ const usageText = `usage: chatbridge <command> [flags]
 commands:
   run      [-config F]                      run every enabled bridge until SIGINT/SIGTERM
   console  [-config F]                      chat in the terminal
-  check    [-config F] [-online]            validate the config
+  check    [-config F] [-online] [-storage] validate the config (and the platforms, the key, the data)
   backup   [-config F] -out FILE            back up the database
   restore  [-config F] -in FILE [-identity K]  load a backup into an empty data directory (K: age key)
-  export   [-config F] [-conversation KEY] [-format json|md]
+  export   [-config F] [-conversation KEY] [-format json|md] [-list]
   slack-manifest [-name N] [-request-url URL]  print the Slack app manifest (JSON)
   healthcheck [-url U]                      exit 0 if the daemon's /healthz says it is up
   version                                   print the version and commit

@@ -68,6 +68,9 @@ func TestRunHealth_HealthzAndMetrics(t *testing.T) {
 		t.Errorf("/healthz lacks the telegram bridge: %s", body)
 	}
 
+	if code, _ := get("/debug/pprof/"); code != http.StatusNotFound {
+		t.Errorf("/debug/pprof/ answers %d without [health] pprof = true, want 404", code)
+	}
 	_, metrics := get("/metrics")
 	for _, want := range []string{
 		`chatbridge_replies_total{outcome="done"} 1`, "chatbridge_provider_latency_seconds_count 1",
@@ -117,5 +120,35 @@ func TestHealthcheckCommand(t *testing.T) {
 	waitUntil(t, d, "a healthy daemon", func() bool {
 		return runBinary(t, t.TempDir(), "", nil, "healthcheck", "-url", "http://"+addr+"/healthz").code == 0
 	})
+	d.stop()
+}
+
+// TestRunHealth_ProfilesWhenAsked: [health] pprof = true serves Go's
+// profiles beside /healthz, for `go tool pprof`.
+func TestRunHealth_ProfilesWhenAsked(t *testing.T) {
+	tg := telegramtest.New(t, telegramtest.Options{})
+	or := openroutertest.New(t, openroutertest.Options{})
+	addr := freeAddr(t)
+	section := fmt.Sprintf("[health]\nlisten = %q\npprof = true\n\n[telegram]\nenabled = true\napi_url = %q\nallowed_users = [%d]\n", addr, tg.URL(), tgOwner.ID)
+	d := startDaemonWith(t, t.TempDir(), or, section, "TELEGRAM_BOT_TOKEN="+tg.Token())
+	var body string
+	waitUntil(t, d, "the goroutine profile", func() bool {
+		resp, err := http.Get("http://" + addr + "/debug/pprof/goroutine?debug=1")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return resp.StatusCode == http.StatusOK
+	})
+	if !strings.Contains(body, "goroutine profile:") {
+		t.Errorf("the goroutine profile is %q", body[:min(len(body), 200)])
+	}
+	if resp, err := http.Get("http://" + addr + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("/healthz beside the profiles: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	d.stop()
 }

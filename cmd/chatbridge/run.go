@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -284,7 +285,7 @@ func serve(ctx context.Context, cfg *config.Config, eng *engine.Engine, st sweep
 		monitor.Wait()
 	}()
 	if cfg.Health.Listen != "" {
-		stopHTTP, err := serveHealth(cfg.Health.Listen, eng, log)
+		stopHTTP, err := serveHealth(cfg.Health.Listen, cfg.Health.Pprof, eng, log)
 		if err != nil {
 			return err
 		}
@@ -317,12 +318,24 @@ func serve(ctx context.Context, cfg *config.Config, eng *engine.Engine, st sweep
 
 // serveHealth serves /healthz and /metrics on addr until the returned stop
 // is called.
-func serveHealth(addr string, eng *engine.Engine, log *slog.Logger) (stop func(), err error) {
+func serveHealth(addr string, profiles bool, eng *engine.Engine, log *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("health.listen %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: health.Handler(eng.Snapshot, eng.Metrics()), ReadHeaderTimeout: 5 * time.Second}
+	handler := health.Handler(eng.Snapshot, eng.Metrics())
+	if profiles {
+		mux := http.NewServeMux()
+		mux.Handle("/", handler)
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		handler = mux
+	}
+	// WriteTimeout stays unset: a CPU profile streams for its seconds.
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

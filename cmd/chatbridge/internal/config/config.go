@@ -99,6 +99,8 @@ type Health struct {
 	CPUPercentWarn   int      `toml:"cpu_percent_warn" range:"0,100"`
 	APIErrorRateWarn float64  `toml:"api_error_rate_warn" range:"0,1"`
 	StorageMBWarn    int      `toml:"storage_mb_warn" range:"0,10000000"`
+	// Pprof serves Go's profiles under /debug/pprof/ on Listen.
+	Pprof bool `toml:"pprof"`
 }
 
 // Telegram is the [telegram] section. User IDs are Telegram's numeric ids.

@@ -53,7 +53,7 @@ func TestRunDiscord_HelloLongReplyStrangerAutocompleteAndMentions(t *testing.T) 
 	or.Enqueue(openroutertest.Script{Tokens: openroutertest.Words(long), Delay: time.Millisecond})
 	dc.SendDM(dcOwner, "write a lot")
 	norm := func(s string) string { return strings.Join(strings.Fields(s), " ") }
-	waitUntil(t, d, "the whole 5,500-character reply", func() bool {
+	waitUntil(t, d, "the whole 5,500-word reply (19 messages)", func() bool {
 		msgs := dcTexts(dc, dm)
 		return len(msgs) > 1 && norm(strings.Join(msgs[1:], " ")) == norm(long)
 	})

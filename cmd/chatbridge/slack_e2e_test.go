@@ -53,7 +53,7 @@ func TestRunSlack_HelloLongReplyStrangerAndThreads(t *testing.T) {
 	or.Enqueue(openroutertest.Script{Tokens: openroutertest.Words(long), Delay: time.Millisecond})
 	sl.SendDM(slOwner, "write a lot")
 	norm := func(s string) string { return strings.Join(strings.Fields(s), " ") }
-	waitUntil(t, d, "the whole 10,000-character reply", func() bool {
+	waitUntil(t, d, "the whole 10,000-word reply", func() bool {
 		msgs := slTexts(sl, dm)
 		return len(msgs) > 1 && norm(strings.Join(msgs[1:], " ")) == norm(long)
 	})

@@ -162,7 +162,7 @@ func TestRunTelegram_HelloLongReplyAndStranger(t *testing.T) {
 	or.Enqueue(openroutertest.Script{Tokens: openroutertest.Words(long), Delay: time.Millisecond})
 	tg.SendText(chat, tgOwner, "write a lot")
 	norm := func(s string) string { return strings.Join(strings.Fields(s), " ") }
-	waitUntil(t, d, "the whole 10,000-character reply", func() bool {
+	waitUntil(t, d, "the whole 10,000-word reply", func() bool {
 		msgs := visible(tg, tgOwner.ID)
 		return len(msgs) > 1 && norm(strings.Join(msgs[1:], " ")) == norm(long)
 	})

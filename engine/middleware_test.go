@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -237,6 +238,34 @@ func TestDedupe_DuplicateWhileInFlightIsDropped(t *testing.T) {
 		h.settle()
 		if n := len(prov.Requests()); n != 2 {
 			t.Errorf("provider requests = %d, want 2 (the retry of a queued event dropped)", n)
+		}
+	})
+}
+
+// TestDedupe_TurnThatCouldNotStartIsAnsweredOnRedelivery: when the store
+// fails before the user's turn is stored, the user is told, and the same
+// event delivered again once the store works is answered (it was neither
+// marked handled nor left in the in-flight set).
+func TestDedupe_TurnThatCouldNotStartIsAnsweredOnRedelivery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		prov := enginetest.NewProvider()
+		h := newHarness(t, testCaps(), prov)
+		defer h.close()
+		r := enginetest.NewReplier(4096, engine.UTF16)
+		ev := event("c1", "hello")
+		ev.ID = "upd-1"
+		h.store.FailWith(errors.New("disk on fire"))
+		h.e.HandleEvent(context.Background(), r, ev)
+		h.settle()
+		if got := r.Last(); !strings.Contains(got, "not answered") {
+			t.Fatalf("the failed turn shows %q", got)
+		}
+		h.store.FailWith(nil)
+		again := *ev
+		h.e.HandleEvent(context.Background(), r, &again)
+		h.settle()
+		if n := len(prov.Requests()); n != 1 || r.Last() != "You said: hello" {
+			t.Errorf("after the redelivery: %d requests, shown %q; want it answered", n, r.Last())
 		}
 	})
 }

@@ -335,7 +335,11 @@ func (e *Engine) logError(msg string, err error, args ...any) {
 }
 
 // fail tells the user a turn could not start, with a reference to the log.
+// The event leaves the in-flight set without being marked handled, so the
+// platform's redelivery of it (or the user's) is answered once the store
+// works again.
 func (e *Engine) fail(ctx context.Context, r Replier, ev *Event, err error) {
+	e.inflight.remove(ev.Platform, eventIDs(ev))
 	se := NewSafeError("Something went wrong on our side; your message was not answered.", err)
 	e.logError("turn failed", se, "ref", se.Ref)
 	e.reply(ctx, r, ev, se.Safe()+" Send /retry to try again.")

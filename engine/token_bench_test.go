@@ -111,7 +111,6 @@ func BenchmarkTurn_TokenCPU(b *testing.B) {
 	tokens := enginetest.Tokens(reply)
 	for _, every := range []int{10, 50, 100} {
 		b.Run(fmt.Sprintf("tokens-per-edit-%d", every), func(b *testing.B) {
-			var calls atomic.Int64
 			prov := &pacedProvider{tokens: tokens}
 			e, err := engine.New(engine.Options{
 				Provider: prov, Store: enginetest.NewMemStore(),
@@ -123,27 +122,13 @@ func BenchmarkTurn_TokenCPU(b *testing.B) {
 				b.Fatal(err)
 			}
 			e.Register(paceBridge{})
-			ctx := context.Background()
-			b.ReportAllocs()
-			cpu0, i := enginetest.ProcessCPU(b), 0
-			for b.Loop() {
-				i++
-				p := enginetest.NewPacer(every, &calls)
+			enginetest.BenchTurnCPU(b, e, len(tokens), every, func(i int, p *enginetest.Pacer) <-chan struct{} {
 				prov.p.Store(p)
 				r := &pacedReplier{p: p, marker: tokenReplyMarker, done: make(chan struct{})}
-				e.HandleEvent(ctx, r, &engine.Event{Platform: "bench", Chat: engine.ChatID(fmt.Sprint("c", i)),
+				e.HandleEvent(context.Background(), r, &engine.Event{Platform: "bench", Chat: engine.ChatID(fmt.Sprint("c", i)),
 					User: "u", Private: true, Text: "go"})
-				select {
-				case <-r.done:
-				case <-time.After(time.Minute):
-					b.Fatal("the reply never showed its end")
-				}
-			}
-			e.Shutdown(ctx)
-			cpu := enginetest.ProcessCPU(b) - cpu0
-			n := float64(b.N * len(tokens))
-			b.ReportMetric(float64(cpu.Nanoseconds())/n, "cpu-ns/token")
-			b.ReportMetric(n/float64(calls.Load()), "tokens/call")
+				return r.done
+			})
 		})
 	}
 }

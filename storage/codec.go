@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"strings"
 
 	"github.com/dgraph-io/badger/v4"
@@ -201,6 +202,27 @@ func scanKeys(txn *badger.Txn, prefix []byte, fn func(key []byte) error) error {
 		if err := fn(it.Item().Key()); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// scanLast calls fn with the last n items under prefix, newest first (all
+// of them when n <= 0), for keys that end in an 8-byte big-endian
+// sequence: a reverse scan, O(n) whatever the prefix holds. The item is
+// valid only during the call.
+func scanLast(txn *badger.Txn, prefix []byte, n int, fn func(item *badger.Item) error) error {
+	opt := badger.DefaultIteratorOptions
+	opt.Reverse = true
+	opt.Prefix = prefix
+	opt.PrefetchValues = false
+	it := txn.NewIterator(opt)
+	defer it.Close()
+	read := 0
+	for it.Seek(binary.BigEndian.AppendUint64(slices.Clone(prefix), ^uint64(0))); it.Valid() && (n <= 0 || read < n); it.Next() {
+		if err := fn(it.Item()); err != nil {
+			return err
+		}
+		read++
 	}
 	return nil
 }

@@ -292,21 +292,14 @@ func (s *Store) RecentMessages(ctx context.Context, id engine.ConversationID, n 
 		if n <= 0 {
 			return nil
 		}
-		prefix := msgPrefix(id)
-		opt := badger.DefaultIteratorOptions
-		opt.Reverse = true
-		opt.Prefix = prefix
-		opt.PrefetchValues = false
-		it := txn.NewIterator(opt)
-		defer it.Close()
-		for it.Seek(msgKey(id, ^uint64(0))); it.Valid() && len(out) < n; it.Next() {
+		return scanLast(txn, msgPrefix(id), n, func(item *badger.Item) error {
 			var m engine.Message
-			if err := s.decodeItem(it.Item(), &m); err != nil {
+			if err := s.decodeItem(item, &m); err != nil {
 				return err
 			}
 			out = append(out, m)
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("recent messages: %w", err)

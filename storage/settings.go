@@ -97,21 +97,16 @@ func (s *Store) appendOp(txn *badger.Txn, ch *engine.SettingChange) error {
 // lastSeq returns the sequence number of the last key under prefix, whose
 // keys end in an 8-byte big-endian sequence; 0 when there is none.
 func lastSeq(txn *badger.Txn, prefix []byte) (uint64, error) {
-	opt := badger.DefaultIteratorOptions
-	opt.Reverse = true
-	opt.Prefix = prefix
-	opt.PrefetchValues = false
-	it := txn.NewIterator(opt)
-	defer it.Close()
-	it.Seek(binary.BigEndian.AppendUint64(slices.Clone(prefix), ^uint64(0)))
-	if !it.Valid() {
-		return 0, nil
-	}
-	key := it.Item().Key()
-	if len(key) != len(prefix)+8 {
-		return 0, fmt.Errorf("operation key %q: %w", key, engine.ErrCorrupt)
-	}
-	return binary.BigEndian.Uint64(key[len(prefix):]), nil
+	var seq uint64
+	err := scanLast(txn, prefix, 1, func(item *badger.Item) error {
+		key := item.Key()
+		if len(key) != len(prefix)+8 {
+			return fmt.Errorf("operation key %q: %w", key, engine.ErrCorrupt)
+		}
+		seq = binary.BigEndian.Uint64(key[len(prefix):])
+		return nil
+	})
+	return seq, err
 }
 
 // SettingChanges implements engine.Store. It reads the last n operations by
@@ -123,22 +118,15 @@ func (s *Store) SettingChanges(ctx context.Context, key engine.ConversationKey, 
 	}
 	err := s.view(ctx, func(txn *badger.Txn) error {
 		out = out[:0]
-		prefix := opPrefix(key)
-		opt := badger.DefaultIteratorOptions
-		opt.Reverse = true
-		opt.Prefix = prefix
-		opt.PrefetchValues = false
-		it := txn.NewIterator(opt)
-		defer it.Close()
-		for it.Seek(opKey(key, ^uint64(0))); it.Valid() && (n <= 0 || len(out) < n); it.Next() {
+		return scanLast(txn, opPrefix(key), n, func(item *badger.Item) error {
 			var ch engine.SettingChange
-			if err := s.decodeItem(it.Item(), &ch); err != nil {
+			if err := s.decodeItem(item, &ch); err != nil {
 				return err
 			}
 			ch.Key = key
 			out = append(out, ch)
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("setting changes of %q: %w", key, err)

@@ -57,7 +57,6 @@ func BenchmarkPipeline_TokenCPU(b *testing.B) {
 const pipelineMarker = "END-OF-REPLY"
 
 func benchPipeline(b *testing.B, storeKind string, tokens []string, every int) {
-	var calls atomic.Int64
 	tr := newSSETransport(tokens)
 	prov := openrouter.New(openrouter.Options{
 		BaseURL: "http://openrouter.invalid/api/v1", APIKey: "sk-or-bench",
@@ -83,27 +82,13 @@ func benchPipeline(b *testing.B, storeKind string, tokens []string, every int) {
 		b.Fatal(err)
 	}
 	e.Register(pipelineBridge{})
-	ctx := context.Background()
-	b.ReportAllocs()
-	cpu0, i := enginetest.ProcessCPU(b), 0
-	for b.Loop() {
-		i++
-		p := enginetest.NewPacer(every, &calls)
+	enginetest.BenchTurnCPU(b, e, len(tokens), every, func(i int, p *enginetest.Pacer) <-chan struct{} {
 		tr.p.Store(p)
 		r := &renderReplier{p: p, done: make(chan struct{})}
-		e.HandleEvent(ctx, r, &engine.Event{Platform: Name, Chat: engine.ChatID(fmt.Sprint(100_000 + i)),
+		e.HandleEvent(context.Background(), r, &engine.Event{Platform: Name, Chat: engine.ChatID(fmt.Sprint(100_000 + i)),
 			User: "42", Private: true, Text: "How do I put two apps behind Caddy?"})
-		select {
-		case <-r.done:
-		case <-time.After(time.Minute):
-			b.Fatal("the reply never showed its end")
-		}
-	}
-	e.Shutdown(ctx)
-	cpu := enginetest.ProcessCPU(b) - cpu0
-	n := float64(b.N * len(tokens))
-	b.ReportMetric(float64(cpu.Nanoseconds())/n, "cpu-ns/token")
-	b.ReportMetric(n/float64(calls.Load()), "tokens/call")
+		return r.done
+	})
 }
 
 // pipelineBridge has the Telegram bridge's caps, except no minimum time

@@ -232,20 +232,30 @@ func (d *fastDecoder) choices(out *[]streamChoice) bool {
 		*out = nil
 		return true
 	}
+	cs := make([]streamChoice, 0, 1)
+	ok := d.array(func() bool {
+		cs = append(cs, streamChoice{})
+		return d.null() || d.choice(&cs[len(cs)-1])
+	})
+	if ok {
+		*out = cs
+	}
+	return ok
+}
+
+// array reads a JSON array at d.i, calling elem to read each element.
+func (d *fastDecoder) array(elem func() bool) bool {
 	if d.i >= len(d.data) || d.data[d.i] != '[' {
 		return false
 	}
 	d.i++
 	d.space()
-	cs := make([]streamChoice, 0, 1)
 	if d.i < len(d.data) && d.data[d.i] == ']' {
 		d.i++
-		*out = cs
 		return true
 	}
 	for {
-		cs = append(cs, streamChoice{})
-		if !d.null() && !d.choice(&cs[len(cs)-1]) {
+		if !elem() {
 			return false
 		}
 		d.space()
@@ -258,7 +268,6 @@ func (d *fastDecoder) choices(out *[]streamChoice) bool {
 			d.space()
 		case ']':
 			d.i++
-			*out = cs
 			return true
 		default:
 			return false
@@ -310,31 +319,7 @@ func (d *fastDecoder) skip(depth int) bool {
 	case c == '{':
 		return d.object(func([]byte) bool { return d.skip(depth + 1) })
 	case c == '[':
-		d.i++
-		d.space()
-		if d.i < len(d.data) && d.data[d.i] == ']' {
-			d.i++
-			return true
-		}
-		for {
-			if !d.skip(depth + 1) {
-				return false
-			}
-			d.space()
-			if d.i >= len(d.data) {
-				return false
-			}
-			switch d.data[d.i] {
-			case ',':
-				d.i++
-				d.space()
-			case ']':
-				d.i++
-				return true
-			default:
-				return false
-			}
-		}
+		return d.array(func() bool { return d.skip(depth + 1) })
 	case c == 't':
 		return d.literal("true")
 	case c == 'f':
